@@ -1,0 +1,1 @@
+"""The connection gateway: WebSocket sockets, JWT checks, forwarding, delivery."""

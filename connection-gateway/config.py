@@ -1,0 +1,43 @@
+"""The gateway's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from imfaas.gateway.session_protocol import SessionLimits
+from imfaas.shared.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Node identity, limits, routing table and key location."""
+
+    node_id: str
+    public_ws_url: str
+    limits: SessionLimits
+    max_http_body_bytes: int
+    route_ttl_s: int
+    frame_routes: dict[str, str]
+    public_keys_dir: Path
+    jwt_issuer: str
+    internal_token: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GatewayConfig:
+        """Pick the gateway's values; keys default to the data dir's dev keys."""
+        return cls(
+            node_id=settings.node_id,
+            public_ws_url=settings.public_ws_url,
+            limits=SessionLimits(
+                max_frame_bytes=settings.max_frame_bytes,
+                auth_timeout_s=settings.auth_timeout_s,
+                idle_timeout_s=settings.idle_timeout_s,
+            ),
+            max_http_body_bytes=settings.max_http_body_bytes,
+            route_ttl_s=settings.route_ttl_s,
+            frame_routes=dict(settings.frame_routes),
+            public_keys_dir=Path(settings.jwt_public_keys_dir or settings.data_dir / "keys"),
+            jwt_issuer=settings.jwt_issuer,
+            internal_token=settings.internal_token,
+        )

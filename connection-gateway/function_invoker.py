@@ -1,0 +1,77 @@
+"""How the gateway reaches functions: HTTP POST of a binary CloudEvent, or in-process.
+
+Both build and parse the same bytes through the one codec, so the embedded default exercises
+exactly the encoding that production puts on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import aiohttp
+from cloudevents.http import CloudEvent
+from imfaas.events.codec import BadEvent, decode_http, encode_http
+from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.function_runtime import Function
+
+
+class FunctionInvoker(Protocol):
+    """Calls a function with one event and returns its reply event (None for ``202``)."""
+
+    async def invoke(self, function: str, event: CloudEvent) -> CloudEvent | None:
+        """Raise ``BackendUnavailable`` when the function cannot answer."""
+
+
+class InProcessInvoker:
+    """Calls functions living in this process, through the codec."""
+
+    def __init__(self, functions: Mapping[str, Function]) -> None:
+        self._functions = dict(functions)
+
+    async def invoke(self, function: str, event: CloudEvent) -> CloudEvent | None:
+        """Encode, decode, handle, encode the reply, decode it."""
+        target = self._functions.get(function)
+        if target is None:
+            raise BackendUnavailable(f"function {function!r} is not running here")
+        headers, body = encode_http(event)
+        reply = await target.handle(decode_http(headers, body))
+        if reply is None:
+            return None
+        reply_headers, reply_body = encode_http(reply)
+        return decode_http(reply_headers, reply_body)
+
+
+class HttpInvoker:
+    """POSTs binary-mode CloudEvents to each function's URL (a Knative Service in production)."""
+
+    def __init__(self, urls: Mapping[str, str], timeout_s: float) -> None:
+        self._urls = dict(urls)
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the pooled client session."""
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
+
+    async def stop(self) -> None:
+        """Close the client session."""
+        if self._session is not None:
+            await self._session.close()
+
+    async def invoke(self, function: str, event: CloudEvent) -> CloudEvent | None:
+        """One POST; ``202`` is no reply, ``200`` carries the reply event, anything else fails."""
+        url = self._urls.get(function)
+        if url is None or self._session is None:
+            raise BackendUnavailable(f"no URL for function {function!r}")
+        headers, body = encode_http(event)
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                payload = await response.read()
+                if response.status == 202:
+                    return None
+                if response.status != 200:
+                    raise BackendUnavailable(f"{function} answered {response.status}")
+                return decode_http(dict(response.headers), payload)
+        except (TimeoutError, aiohttp.ClientError, BadEvent) as exc:
+            raise BackendUnavailable(f"{function}: {exc!r}") from exc

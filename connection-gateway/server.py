@@ -1,0 +1,451 @@
+"""The gateway's asyncio server: HTTP API, the WebSocket endpoint and internal delivery.
+
+This module only moves bytes: protocol decisions come from ``SessionProtocol``, replies from
+functions, and delivery batches from fanout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from cloudevents.http import CloudEvent
+from imfaas.events import catalog
+from imfaas.events.codec import BadEvent, decode_http, new_event
+from imfaas.gateway.config import GatewayConfig
+from imfaas.gateway.function_invoker import FunctionInvoker
+from imfaas.gateway.session_protocol import (
+    CLOSE_RESTART,
+    Action,
+    Authenticate,
+    CloseSocket,
+    Forward,
+    SendFrame,
+    SessionProtocol,
+    State,
+    error_frame,
+)
+from imfaas.shared.access_tokens import AccessClaims, TokenVerifier, revocation_key
+from imfaas.shared.errors import BackendUnavailable, ImfaasError, Unauthorized
+from imfaas.shared.function_runtime import client_error
+from imfaas.shared.ports.cache import Cache
+from imfaas.shared.ports.route_table import Route, RouteTable
+
+log = logging.getLogger("imfaas.gateway")
+
+MAX_QUEUED_REQUESTS = 256
+_COMPACT = (",", ":")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=_COMPACT, ensure_ascii=False)
+
+
+def _new_traceparent() -> str:
+    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+
+
+@dataclass(eq=False)
+class ClientConnection:
+    """One accepted socket and what the gateway knows about it."""
+
+    conn_id: str
+    ws: web.WebSocketResponse
+    protocol: SessionProtocol
+    claims: AccessClaims | None = None
+    route: Route | None = None
+    requests: asyncio.Queue[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.Queue(MAX_QUEUED_REQUESTS)
+    )
+    worker: asyncio.Task[None] | None = None
+
+
+class Gateway:
+    """Holds the sockets of one node; everything of value lives elsewhere."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        verifier: TokenVerifier,
+        cache: Cache,
+        routes: RouteTable,
+        invoker: FunctionInvoker,
+    ) -> None:
+        self.config = config
+        self._verifier = verifier
+        self._cache = cache
+        self._routes = routes
+        self._invoker = invoker
+        self._connections: dict[str, ClientConnection] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self.public_ws_url = config.public_ws_url
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application with every route of this node."""
+        app = web.Application(client_max_size=self.config.max_http_body_bytes)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/v1/ws", self._websocket)
+        app.router.add_post("/v1/register", self._register)
+        app.router.add_post("/v1/login", self._login)
+        app.router.add_post("/v1/token/refresh", self._refresh)
+        app.router.add_post("/v1/logout", self._logout)
+        app.router.add_post("/internal/v1/deliver", self._deliver_http)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self._background = [
+            asyncio.create_task(self._tick_sessions(), name="gateway:ticks"),
+            asyncio.create_task(self._refresh_routes(), name="gateway:routes"),
+        ]
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        # 1012 tells clients to reconnect after a short random delay and sync.
+        await asyncio.gather(
+            *(
+                self._close(conn, CLOSE_RESTART, "server restarting")
+                for conn in list(self._connections.values())
+            ),
+            return_exceptions=True,
+        )
+
+    @property
+    def connection_count(self) -> int:
+        """Sockets currently open on this node."""
+        return len(self._connections)
+
+    # -- WebSocket ---------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(
+            max_msg_size=self.config.limits.max_frame_bytes, autoping=False, heartbeat=None
+        )
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        conn = ClientConnection(
+            conn_id=secrets.token_hex(8),
+            ws=ws,
+            protocol=SessionProtocol(self.config.limits, self._is_routable, loop.time()),
+        )
+        self._connections[conn.conn_id] = conn
+        try:
+            async for msg in ws:
+                now = loop.time()
+                if msg.type is WSMsgType.TEXT:
+                    actions = conn.protocol.receive_text(msg.data, now)
+                elif msg.type is WSMsgType.BINARY:
+                    actions = conn.protocol.receive_binary(len(msg.data), now)
+                elif msg.type is WSMsgType.PING:
+                    conn.protocol.receive_ping(now)
+                    await ws.pong(msg.data)
+                    continue
+                elif msg.type is WSMsgType.PONG:
+                    conn.protocol.receive_ping(now)
+                    continue
+                else:
+                    break
+                await self._run(conn, actions)
+                if conn.protocol.state is State.CLOSED:
+                    break
+        finally:
+            await self._forget(conn)
+        return ws
+
+    def _is_routable(self, frame_type: str) -> bool:
+        return frame_type in self.config.frame_routes
+
+    async def _run(self, conn: ClientConnection, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendFrame):
+                await self._send(conn, action.frame)
+            elif isinstance(action, Forward):
+                await self._enqueue(conn, action.frame)
+            elif isinstance(action, Authenticate):
+                await self._run(conn, await self._authenticate(conn, action))
+            elif isinstance(action, CloseSocket):
+                await self._close(conn, action.code, action.reason)
+
+    async def _authenticate(self, conn: ClientConnection, action: Authenticate) -> list[Action]:
+        try:
+            claims = await self._check_token(action.token)
+        except ImfaasError as exc:
+            if isinstance(exc, Unauthorized):
+                return conn.protocol.auth_failed(action.request_id, exc.message)
+            await self._send(conn, exc.to_frame(action.request_id))
+            return conn.protocol.auth_failed(None, "authentication unavailable")
+        conn.claims = claims
+        conn.route = Route(
+            user_id=claims.user_id,
+            device_id=claims.device_id,
+            node_id=self.config.node_id,
+            conn_id=conn.conn_id,
+            platform=claims.platform,
+        )
+        try:
+            await self._routes.add(conn.route, self.config.route_ttl_s)
+        except BackendUnavailable:
+            log.warning("route table unavailable; %s stays unrouted until refresh", conn.conn_id)
+        now = asyncio.get_running_loop().time()
+        return conn.protocol.auth_succeeded(
+            claims.user_id, claims.device_id, action.request_id, now
+        )
+
+    async def _check_token(self, token: object) -> AccessClaims:
+        """Signature and expiry locally, then the revocation mark in the cache."""
+        claims = self._verifier.verify(token)
+        try:
+            revoked = await self._cache.get(revocation_key(claims.session_id))
+        except BackendUnavailable as exc:
+            raise client_error(exc) from exc
+        if revoked is not None:
+            raise Unauthorized("token revoked")
+        return claims
+
+    async def _enqueue(self, conn: ClientConnection, frame: dict[str, Any]) -> None:
+        # One worker per socket keeps a client's requests in the order it sent them.
+        try:
+            conn.requests.put_nowait(frame)
+        except asyncio.QueueFull:
+            await self._send(
+                conn, error_frame("rate_limited", "too many requests in flight", frame["id"])
+            )
+            return
+        if conn.worker is None:
+            conn.worker = asyncio.create_task(self._forward_loop(conn), name=f"conn:{conn.conn_id}")
+
+    async def _forward_loop(self, conn: ClientConnection) -> None:
+        while True:
+            frame = await conn.requests.get()
+            reply = await self._forward(conn, frame)
+            if reply is not None:
+                await self._send(conn, reply)
+
+    async def _forward(
+        self, conn: ClientConnection, frame: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        assert conn.claims is not None
+        claims = conn.claims
+        function = self.config.frame_routes[frame["type"]]
+        event = new_event(
+            catalog.client_type(frame["type"]),
+            f"/imfaas/gateway/{self.config.node_id}",
+            frame,
+            {
+                catalog.EXT_USER: claims.user_id,
+                catalog.EXT_DEVICE: claims.device_id,
+                catalog.EXT_SESSION: claims.session_id,
+                catalog.EXT_PLATFORM: claims.platform,
+                catalog.EXT_NODE: self.config.node_id,
+                catalog.EXT_CONN: conn.conn_id,
+                catalog.EXT_TRACEPARENT: _new_traceparent(),
+            },
+            subject=claims.user_id,
+        )
+        try:
+            reply = await self._invoker.invoke(function, event)
+        except Exception as exc:
+            return client_error(exc).to_frame(frame["id"])
+        if reply is None:
+            return None
+        data = reply.get_data()
+        if reply["type"] != catalog.REPLY or not isinstance(data, dict):
+            log.error("%s replied with %s", function, reply["type"])
+            return error_frame("internal", "internal error", frame["id"])
+        return data
+
+    async def _send(self, conn: ClientConnection, frame: dict[str, Any]) -> None:
+        if conn.ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await conn.ws.send_str(_dumps(frame))
+
+    async def _close(self, conn: ClientConnection, code: int, reason: str) -> None:
+        conn.protocol.closed()
+        if not conn.ws.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await conn.ws.close(code=code, message=reason.encode("utf-8")[:120])
+
+    async def _forget(self, conn: ClientConnection) -> None:
+        conn.protocol.closed()
+        self._connections.pop(conn.conn_id, None)
+        if conn.worker is not None:
+            conn.worker.cancel()
+        if conn.route is not None:
+            with contextlib.suppress(BackendUnavailable):
+                await self._routes.remove(conn.route)
+
+    async def _tick_sessions(self) -> None:
+        limits = self.config.limits
+        period = max(0.05, min(1.0, limits.idle_timeout_s / 4, limits.auth_timeout_s / 4))
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(period)
+            now = loop.time()
+            for conn in list(self._connections.values()):
+                actions = conn.protocol.tick(now)
+                if actions:
+                    await self._run(conn, actions)
+
+    async def _refresh_routes(self) -> None:
+        period = max(1.0, self.config.route_ttl_s / 3)
+        while True:
+            await asyncio.sleep(period)
+            live = [c.route for c in self._connections.values() if c.route is not None]
+            try:
+                await self._routes.refresh(live, self.config.route_ttl_s)
+            except BackendUnavailable as exc:
+                log.warning("route refresh failed: %s", exc)
+
+    # -- delivery from fanout ----------------------------------------------------------
+
+    async def deliver_batch(self, items: list[dict[str, Any]]) -> int:
+        """Send each item's frame to its socket (then close it if asked); return frames sent."""
+        sent = 0
+        closing: list[tuple[ClientConnection, int]] = []
+        for item in items:
+            conn = self._connections.get(str(item.get("conn")))
+            if conn is None or conn.protocol.state is not State.OPEN:
+                continue
+            frame = item.get("frame")
+            if isinstance(frame, dict):
+                await self._send(conn, frame)
+                sent += 1
+            if "close" in item:
+                closing.append((conn, int(item["close"])))
+        for conn, code in closing:
+            await self._close(conn, code, "closed by server")
+        return sent
+
+    async def _deliver_http(self, request: web.Request) -> web.Response:
+        token = self.config.internal_token
+        if token and not secrets.compare_digest(
+            request.headers.get("X-Imfaas-Internal-Token", ""), token
+        ):
+            return _http_error(Unauthorized("internal token required"))
+        try:
+            event = decode_http(dict(request.headers), await request.read())
+        except BadEvent as exc:
+            return web.json_response(
+                {"error": {"code": "bad_request", "message": str(exc)}}, status=400
+            )
+        data = event.get_data()
+        if event["type"] != catalog.GATEWAY_DELIVERY or not isinstance(data, dict):
+            return web.json_response(
+                {"error": {"code": "bad_request", "message": "expected a delivery batch"}},
+                status=400,
+            )
+        items = data.get("items")
+        if not isinstance(items, list):
+            return web.json_response(
+                {"error": {"code": "bad_request", "message": "items must be a list"}}, status=400
+            )
+        sent = await self.deliver_batch(items)
+        return web.json_response({"sent": sent}, status=202)
+
+    # -- HTTP API ----------------------------------------------------------------------
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "connections": self.connection_count})
+
+    async def _register(self, request: web.Request) -> web.Response:
+        return await self._forward_http(request, catalog.HTTP_REGISTER, {})
+
+    async def _login(self, request: web.Request) -> web.Response:
+        return await self._forward_http(request, catalog.HTTP_LOGIN, {})
+
+    async def _refresh(self, request: web.Request) -> web.Response:
+        return await self._forward_http(request, catalog.HTTP_TOKEN_REFRESH, {})
+
+    async def _logout(self, request: web.Request) -> web.Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer":
+                raise Unauthorized("Authorization: Bearer <access_token> required")
+            claims = await self._check_token(token.strip())
+        except ImfaasError as exc:
+            return _http_error(exc)
+        return await self._forward_http(
+            request,
+            catalog.HTTP_LOGOUT,
+            {
+                catalog.EXT_USER: claims.user_id,
+                catalog.EXT_DEVICE: claims.device_id,
+                catalog.EXT_SESSION: claims.session_id,
+            },
+            body_required=False,
+        )
+
+    async def _forward_http(
+        self,
+        request: web.Request,
+        event_type: str,
+        extensions: dict[str, str],
+        body_required: bool = True,
+    ) -> web.Response:
+        raw = await request.content.read(self.config.max_http_body_bytes + 1)
+        if len(raw) > self.config.max_http_body_bytes:
+            return web.json_response(
+                {"error": {"code": "too_large", "message": "body too large"}}, status=413
+            )
+        body: Any = {}
+        if raw.strip() or body_required:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return web.json_response(
+                    {"error": {"code": "bad_request", "message": "body is not JSON"}}, status=400
+                )
+        if not isinstance(body, dict):
+            return web.json_response(
+                {"error": {"code": "bad_request", "message": "body must be a JSON object"}},
+                status=400,
+            )
+        event = new_event(
+            event_type,
+            f"/imfaas/gateway/{self.config.node_id}",
+            body,
+            {
+                **extensions,
+                catalog.EXT_WS_URL: self.public_ws_url or _ws_url_for(request),
+                catalog.EXT_TRACEPARENT: _new_traceparent(),
+            },
+        )
+        try:
+            reply = await self._invoker.invoke("login", event)
+        except Exception as exc:
+            return _http_error(client_error(exc))
+        return _http_reply(reply)
+
+
+def _ws_url_for(request: web.Request) -> str:
+    forwarded = request.headers.get("X-Forwarded-Proto", request.scheme)
+    scheme = "wss" if forwarded == "https" else "ws"
+    return f"{scheme}://{request.host}/v1/ws"
+
+
+def _http_error(error: ImfaasError) -> web.Response:
+    return web.json_response(error.to_http_body(), status=error.http_status)
+
+
+def _http_reply(reply: CloudEvent | None) -> web.Response:
+    data = reply.get_data() if reply is not None else None
+    if reply is None or reply["type"] != catalog.HTTP_RESPONSE or not isinstance(data, dict):
+        return web.json_response(
+            {"error": {"code": "internal", "message": "internal error"}}, status=500
+        )
+    status = int(data.get("status", 500))
+    if data.get("body") is None:
+        return web.Response(status=status)
+    return web.json_response(data["body"], status=status)

@@ -1,0 +1,227 @@
+"""The WebSocket session as a pure state machine: text in, actions out, no sockets.
+
+The asyncio server feeds it received frames, auth results and clock ticks, and carries out
+the actions it returns. Everything the protocol says about a session (auth first, limits,
+error frames, timeouts, ping) lives here, so it is tested without a network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+CLOSE_AUTH = 4401
+CLOSE_IDLE = 4408
+CLOSE_KICKED = 4409
+CLOSE_RATE = 4429
+CLOSE_TOO_BIG = 1009
+CLOSE_RESTART = 1012
+MAX_ID_LEN = 128
+
+
+class State(Enum):
+    """Where a session is."""
+
+    AWAIT_AUTH = "await_auth"
+    AUTHENTICATING = "authenticating"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    """Send this frame to the client."""
+
+    frame: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSocket:
+    """Close the socket with this code."""
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Check this token, then call ``auth_succeeded`` or ``auth_failed``."""
+
+    request_id: str
+    token: object
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Send this request frame to the function that owns its type; relay the reply."""
+
+    frame: dict[str, Any]
+
+
+Action = SendFrame | CloseSocket | Authenticate | Forward
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """Per-socket limits from settings."""
+
+    max_frame_bytes: int = 64 * 1024
+    auth_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0
+    max_pending_while_auth: int = 64
+
+
+def error_frame(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
+    """The protocol's ``error`` frame."""
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if request_id is not None:
+        frame["id"] = request_id
+    return frame
+
+
+class SessionProtocol:
+    """One client socket's protocol state."""
+
+    def __init__(self, limits: SessionLimits, routable: Callable[[str], bool], now: float) -> None:
+        self._limits = limits
+        self._routable = routable
+        self.state = State.AWAIT_AUTH
+        self.opened_at = now
+        self.last_activity = now
+        self.user_id: str | None = None
+        self.device_id: str | None = None
+        self._pending: list[str] = []
+
+    # -- input -------------------------------------------------------------------------
+
+    def receive_text(self, data: str, now: float) -> list[Action]:
+        """A text frame arrived."""
+        if self.state is State.CLOSED:
+            return []
+        self.last_activity = now
+        if len(data) > self._limits.max_frame_bytes or (
+            len(data) * 4 > self._limits.max_frame_bytes
+            and len(data.encode("utf-8")) > self._limits.max_frame_bytes
+        ):
+            return self._close(CLOSE_TOO_BIG, "frame too large")
+        if self.state is State.AUTHENTICATING:
+            if len(self._pending) >= self._limits.max_pending_while_auth:
+                return self._close(CLOSE_RATE, "too many frames before auth.ok")
+            self._pending.append(data)
+            return []
+        frame, problem = _parse(data)
+        if self.state is State.AWAIT_AUTH:
+            return self._first_frame(frame, problem)
+        if problem is not None:
+            return [SendFrame(error_frame("bad_request", problem, _readable_id(frame)))]
+        assert frame is not None
+        request_id, frame_type = frame["id"], frame["type"]
+        if frame_type == "ping":
+            return [SendFrame({"type": "pong", "id": request_id})]
+        if frame_type == "auth":
+            return [SendFrame(error_frame("bad_request", "already authenticated", request_id))]
+        if not self._routable(frame_type):
+            return [
+                SendFrame(error_frame("bad_request", f"unknown type {frame_type!r}", request_id))
+            ]
+        return [Forward(frame)]
+
+    def receive_binary(self, size: int, now: float) -> list[Action]:
+        """A binary frame arrived: the protocol is text only."""
+        if self.state is State.CLOSED:
+            return []
+        self.last_activity = now
+        if size > self._limits.max_frame_bytes:
+            return self._close(CLOSE_TOO_BIG, "frame too large")
+        if self.state is not State.OPEN:
+            return self._reject_auth(None, "authenticate first")
+        return [SendFrame(error_frame("bad_request", "text frames only"))]
+
+    def receive_ping(self, now: float) -> None:
+        """A WebSocket-level ping counts as activity."""
+        self.last_activity = now
+
+    def auth_succeeded(
+        self, user_id: str, device_id: str, request_id: str, now: float
+    ) -> list[Action]:
+        """The token checked out: open the session and play frames that arrived meanwhile."""
+        if self.state is not State.AUTHENTICATING:
+            return []
+        self.state = State.OPEN
+        self.user_id, self.device_id = user_id, device_id
+        self.last_activity = now
+        actions: list[Action] = [
+            SendFrame(
+                {"type": "auth.ok", "id": request_id, "user_id": user_id, "device_id": device_id}
+            )
+        ]
+        pending, self._pending = self._pending, []
+        for data in pending:
+            actions.extend(self.receive_text(data, now))
+        return actions
+
+    def auth_failed(self, request_id: str | None, reason: str) -> list[Action]:
+        """The token was bad, expired or revoked."""
+        if self.state is State.CLOSED:
+            return []
+        return self._reject_auth(request_id, reason)
+
+    def tick(self, now: float) -> list[Action]:
+        """Clock check: auth timeout and idle timeout."""
+        if self.state in (State.AWAIT_AUTH, State.AUTHENTICATING):
+            if now - self.opened_at > self._limits.auth_timeout_s:
+                return self._reject_auth(None, "auth timeout")
+        elif self.state is State.OPEN and now - self.last_activity > self._limits.idle_timeout_s:
+            return self._close(CLOSE_IDLE, "idle")
+        return []
+
+    def closed(self) -> None:
+        """The socket is gone (either side closed it)."""
+        self.state = State.CLOSED
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _first_frame(self, frame: dict[str, Any] | None, problem: str | None) -> list[Action]:
+        if problem is not None or frame is None or frame.get("type") != "auth":
+            return self._reject_auth(_readable_id(frame), "the first frame must be auth")
+        self.state = State.AUTHENTICATING
+        return [Authenticate(frame["id"], frame.get("token"))]
+
+    def _reject_auth(self, request_id: str | None, reason: str) -> list[Action]:
+        return [
+            SendFrame(error_frame("unauthorized", reason, request_id)),
+            *self._close(CLOSE_AUTH, reason),
+        ]
+
+    def _close(self, code: int, reason: str) -> list[Action]:
+        self.state = State.CLOSED
+        self._pending = []
+        return [CloseSocket(code, reason)]
+
+
+def _parse(data: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The frame and None, or whatever could be read and what is wrong with it."""
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        return None, "frame is not JSON"
+    if not isinstance(frame, dict):
+        return None, "frame is not a JSON object"
+    frame_id, frame_type = frame.get("id"), frame.get("type")
+    if not isinstance(frame_id, str) or not frame_id or len(frame_id) > MAX_ID_LEN:
+        return frame, f"frame needs a string id of 1..{MAX_ID_LEN} chars"
+    if not isinstance(frame_type, str) or not frame_type:
+        return frame, "frame needs a string type"
+    return frame, None
+
+
+def _readable_id(frame: dict[str, Any] | None) -> str | None:
+    if frame is None:
+        return None
+    frame_id = frame.get("id")
+    if isinstance(frame_id, str) and 0 < len(frame_id) <= MAX_ID_LEN:
+        return frame_id
+    return None

@@ -1,0 +1,1 @@
+"""The event catalog: CloudEvent types, JSON Schemas and the one codec everybody uses."""

@@ -1,0 +1,57 @@
+"""Every CloudEvent type imfaas emits or accepts: ``io.imfaas.<area>.<what>.v1``."""
+
+from __future__ import annotations
+
+PREFIX = "io.imfaas."
+
+# A client frame forwarded by the gateway: ``io.imfaas.client.<frame type>.v1``.
+CLIENT_PREFIX = "io.imfaas.client."
+# HTTP API requests forwarded by the gateway to the login function.
+HTTP_REGISTER = "io.imfaas.http.register.v1"
+HTTP_LOGIN = "io.imfaas.http.login.v1"
+HTTP_TOKEN_REFRESH = "io.imfaas.http.token_refresh.v1"
+HTTP_LOGOUT = "io.imfaas.http.logout.v1"
+HTTP_TYPES = (HTTP_REGISTER, HTTP_LOGIN, HTTP_TOKEN_REFRESH, HTTP_LOGOUT)
+
+# Replies from functions to the gateway.
+REPLY = "io.imfaas.reply.v1"  # data: one server frame for the requesting socket
+HTTP_RESPONSE = "io.imfaas.http.response.v1"  # data: {"status", "body"}
+
+# Events between functions (Kafka topics in production).
+MESSAGE_SUBMITTED = "io.imfaas.message.submitted.v1"
+MESSAGE_STORED = "io.imfaas.message.stored.v1"
+PUSH_REQUESTED = "io.imfaas.push.requested.v1"
+SESSION_REVOKED = "io.imfaas.session.revoked.v1"
+
+# Frames from functions to one gateway node.
+GATEWAY_DELIVERY = "io.imfaas.gateway.delivery.v1"
+
+# CloudEvent extension attributes the gateway sets on forwarded frames.
+EXT_USER = "imuser"
+EXT_DEVICE = "imdevice"
+EXT_SESSION = "imsession"
+EXT_PLATFORM = "implatform"
+EXT_NODE = "imnode"
+EXT_CONN = "imconn"
+EXT_WS_URL = "imwsurl"
+EXT_TRACEPARENT = "traceparent"
+
+# Kafka topics, one per internal event type (the name is the type without prefix/version).
+TOPICS = {
+    MESSAGE_SUBMITTED: "imfaas.message.submitted",
+    MESSAGE_STORED: "imfaas.message.stored",
+    PUSH_REQUESTED: "imfaas.push.requested",
+    SESSION_REVOKED: "imfaas.session.revoked",
+}
+
+
+def client_type(frame_type: str) -> str:
+    """The CloudEvent type of a forwarded client frame."""
+    return f"{CLIENT_PREFIX}{frame_type}.v1"
+
+
+def frame_type_of(event_type: str) -> str | None:
+    """The client frame type inside a ``io.imfaas.client.*`` event type, else None."""
+    if event_type.startswith(CLIENT_PREFIX) and event_type.endswith(".v1"):
+        return event_type[len(CLIENT_PREFIX) : -len(".v1")]
+    return None

@@ -1,0 +1,84 @@
+"""The one CloudEvent codec (HTTP binary mode) used by the gateway, the functions and the bus."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from cloudevents.conversion import to_binary
+from cloudevents.exceptions import GenericException
+from cloudevents.http import CloudEvent, from_http
+from imfaas.events import catalog
+
+SOURCE_GATEWAY = "/imfaas/gateway"
+
+
+class BadEvent(ValueError):
+    """The bytes are not a CloudEvent we can read (missing attributes, bad JSON data)."""
+
+
+def new_event(
+    event_type: str,
+    source: str,
+    data: Any,
+    extensions: Mapping[str, str] | None = None,
+    subject: str | None = None,
+) -> CloudEvent:
+    """A new event with a fresh id, the current time and JSON data."""
+    attributes: dict[str, Any] = {
+        "type": event_type,
+        "source": source,
+        "id": uuid.uuid4().hex,
+        "time": _rfc3339_now(),
+        "datacontenttype": "application/json",
+    }
+    if subject is not None:
+        attributes["subject"] = subject
+    if extensions:
+        attributes.update(extensions)
+    return CloudEvent(attributes, data)
+
+
+def reply_to(request: CloudEvent, event_type: str, source: str, data: Any) -> CloudEvent:
+    """A reply event, carrying the request's trace context."""
+    extensions = {}
+    trace = request.get(catalog.EXT_TRACEPARENT)
+    if trace:
+        extensions[catalog.EXT_TRACEPARENT] = trace
+    return new_event(event_type, source, data, extensions)
+
+
+def encode_http(event: CloudEvent) -> tuple[dict[str, str], bytes]:
+    """Binary mode: attributes as ``ce-*`` headers, data as the JSON body."""
+    headers, body = to_binary(event)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return dict(headers), body or b""
+
+
+def decode_http(headers: Mapping[str, str], body: bytes) -> CloudEvent:
+    """Read a binary- or structured-mode CloudEvent; raise ``BadEvent`` when it is not one."""
+    try:
+        event = from_http(dict(headers), body)
+    except (GenericException, ValueError, TypeError) as exc:
+        raise BadEvent(str(exc)) from exc
+    data = event.get_data()
+    if isinstance(data, bytes | bytearray):
+        try:
+            event.data = json.loads(data) if data else None
+        except ValueError as exc:
+            raise BadEvent("event data is not JSON") from exc
+    return event
+
+
+def event_data(event: CloudEvent) -> Any:
+    """The event's JSON data (a dict for every imfaas event)."""
+    return event.get_data()
+
+
+def _rfc3339_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"

@@ -1,0 +1,1 @@
+"""imfaas functions: one folder per deployable function."""

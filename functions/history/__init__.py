@@ -1,0 +1,1 @@
+"""The history function: ``sync``, ``msg.history`` and ``conv.list``."""

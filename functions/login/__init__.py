@@ -1,0 +1,1 @@
+"""The login function: register, login, token refresh with rotation, logout."""

@@ -1,0 +1,39 @@
+"""The login function's settings: the shared sections it reads, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from imfaas.shared.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class LoginConfig:
+    """Token lifetimes, signing key and password-hash cost."""
+
+    private_key_file: Path
+    kid: str
+    issuer: str
+    access_ttl_s: int
+    refresh_ttl_s: int
+    argon2_time_cost: int
+    argon2_memory_kib: int
+    public_ws_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginConfig:
+        """Pick this function's values; the key defaults to the data dir's dev key."""
+        key_file = settings.jwt_private_key_file or str(
+            settings.data_dir / "keys" / f"{settings.jwt_kid}.private.pem"
+        )
+        return cls(
+            private_key_file=Path(key_file),
+            kid=settings.jwt_kid,
+            issuer=settings.jwt_issuer,
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            argon2_time_cost=settings.argon2_time_cost,
+            argon2_memory_kib=settings.argon2_memory_kib,
+            public_ws_url=settings.public_ws_url,
+        )

@@ -1,0 +1,188 @@
+"""The login function: HTTP API of protocol §1 (register, login, refresh, logout)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from cloudevents.http import CloudEvent
+from imfaas.events import catalog
+from imfaas.events.codec import new_event
+from imfaas.functions.login import credentials
+from imfaas.functions.login.config import LoginConfig
+from imfaas.functions.login.password_hashing import PasswordHashing
+from imfaas.shared.access_tokens import LEEWAY_S, TokenIssuer, revocation_key
+from imfaas.shared.adapter_factory import Ports
+from imfaas.shared.conversation_id import new_user_id
+from imfaas.shared.errors import Unauthorized
+from imfaas.shared.function_runtime import HttpRouter
+from imfaas.shared.ports.device_registry import DeviceRecord, RefreshFamily, RotateOutcome
+from imfaas.shared.ports.user_directory import UserRecord
+from imfaas.shared.settings import Settings
+
+SOURCE = "/imfaas/functions/login"
+NEEDS = ("users", "devices", "cache", "bus")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class LoginFunction:
+    """Owns users, credentials, devices and login sessions."""
+
+    name = "login"
+
+    def __init__(self, config: LoginConfig, ports: Ports) -> None:
+        self._config = config
+        self._ports = ports
+        self._issuer: TokenIssuer | None = None
+        self._passwords = PasswordHashing(config.argon2_time_cost, config.argon2_memory_kib)
+        self._router = HttpRouter(SOURCE)
+        self._router.add(catalog.HTTP_REGISTER, self.register)
+        self._router.add(catalog.HTTP_LOGIN, self.login)
+        self._router.add(catalog.HTTP_TOKEN_REFRESH, self.refresh)
+        self._router.add(catalog.HTTP_LOGOUT, self.logout)
+
+    async def start(self) -> None:
+        """Load the signing key."""
+        self._issuer = TokenIssuer(
+            self._config.private_key_file.read_bytes(),
+            self._config.kid,
+            self._config.issuer,
+            self._config.access_ttl_s,
+        )
+
+    async def stop(self) -> None:
+        """Nothing to close: the ports belong to whoever opened them."""
+
+    async def ready(self) -> bool:
+        """Ready once the key is loaded."""
+        return self._issuer is not None
+
+    async def handle(self, event: CloudEvent) -> CloudEvent | None:
+        """Serve one forwarded HTTP request."""
+        return await self._router.dispatch(event)
+
+    async def register(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
+        """``POST /v1/register``: create a user with an argon2id password hash."""
+        username = credentials.read_username(body)
+        password = credentials.read_password(body)
+        user = UserRecord(
+            user_id=new_user_id(),
+            username=username,
+            password_hash=await self._passwords.hash(password),
+            created_ms=_now_ms(),
+        )
+        await self._ports.users.create_user(user)
+        return 201, {"user_id": user.user_id}
+
+    async def login(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
+        """``POST /v1/login``: check the password, register the device, open a session."""
+        username = credentials.read_username(body)
+        password = credentials.read_password(body)
+        device_id = credentials.read_device_id(body)
+        platform = credentials.read_platform(body)
+        user = await self._ports.users.get_by_username(username)
+        if not await self._passwords.verify(user.password_hash if user else None, password):
+            raise Unauthorized("wrong username or password")
+        assert user is not None
+        now = _now_ms()
+        await self._ports.devices.upsert_device(
+            DeviceRecord(user.user_id, device_id, platform, now)
+        )
+        session_id = secrets.token_hex(16)
+        refresh_token, token_hash = credentials.new_refresh_token(session_id)
+        await self._ports.devices.create_family(
+            RefreshFamily(
+                session_id=session_id,
+                user_id=user.user_id,
+                device_id=device_id,
+                platform=platform,
+                token_hash=token_hash,
+                generation=1,
+                expires_ms=now + self._config.refresh_ttl_s * 1000,
+                revoked=False,
+            )
+        )
+        return 200, self._session_body(
+            event, user.user_id, device_id, session_id, platform, refresh_token
+        )
+
+    async def refresh(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
+        """``POST /v1/token/refresh``: rotate; a reused token revokes the whole session."""
+        session_id, secret = credentials.split_refresh_token(body.get("refresh_token"))
+        new_token, new_hash = credentials.new_refresh_token(session_id)
+        outcome, family = await self._ports.devices.rotate(
+            session_id, credentials.hash_secret(secret), new_hash, _now_ms()
+        )
+        if outcome is RotateOutcome.REUSED and family is not None:
+            await self._revoke_sessions(
+                family.user_id, family.device_id, [session_id], "token reuse"
+            )
+        if outcome is not RotateOutcome.ROTATED or family is None:
+            raise Unauthorized("invalid refresh token")
+        return 200, self._session_body(
+            event, family.user_id, family.device_id, session_id, family.platform, new_token
+        )
+
+    async def logout(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
+        """``POST /v1/logout``: revoke the device's sessions and close its sockets."""
+        user_id = event.get(catalog.EXT_USER)
+        device_id = event.get(catalog.EXT_DEVICE)
+        if not user_id or not device_id:
+            raise Unauthorized("logout needs a verified access token")
+        sessions = await self._ports.devices.revoke_device(user_id, device_id)
+        current = event.get(catalog.EXT_SESSION)
+        if current and current not in sessions:
+            sessions.append(current)
+        await self._revoke_sessions(user_id, device_id, sessions, "logout")
+        return 204, None
+
+    async def _revoke_sessions(
+        self, user_id: str, device_id: str, sessions: list[str], reason: str
+    ) -> None:
+        # Access tokens live at most their TTL: the revocation mark needs to outlive them.
+        ttl = self._config.access_ttl_s + LEEWAY_S + 60
+        for session_id in sessions:
+            await self._ports.cache.set(revocation_key(session_id), reason, ttl)
+        for session_id in sessions:
+            await self._ports.bus.publish(
+                new_event(
+                    catalog.SESSION_REVOKED,
+                    SOURCE,
+                    {
+                        "user": user_id,
+                        "device": device_id,
+                        "session": session_id,
+                        "close_code": 4401,
+                        "reason": reason,
+                    },
+                ),
+                key=user_id,
+            )
+
+    def _session_body(
+        self,
+        event: CloudEvent,
+        user_id: str,
+        device_id: str,
+        session_id: str,
+        platform: str,
+        refresh_token: str,
+    ) -> dict[str, Any]:
+        assert self._issuer is not None
+        return {
+            "access_token": self._issuer.issue(user_id, device_id, session_id, platform),
+            "refresh_token": refresh_token,
+            "expires_in": self._config.access_ttl_s,
+            "user_id": user_id,
+            "device_id": device_id,
+            "ws_url": self._config.public_ws_url or event.get(catalog.EXT_WS_URL) or "",
+        }
+
+
+def create_function(settings: Settings, ports: Ports) -> LoginFunction:
+    """Build the login function on already opened ports."""
+    return LoginFunction(LoginConfig.from_settings(settings), ports)

@@ -1,0 +1,1 @@
+"""The send function: validates and authorizes a message, then submits it to the store."""

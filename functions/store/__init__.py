@@ -1,0 +1,1 @@
+"""The store function: the single writer per conversation (dedup, gap-free seq, durable write)."""

@@ -1,0 +1,83 @@
+"""The ``imfaas`` command: ``dev`` runs everything in one process, ``chat`` is a terminal client."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from imfaas.shared.settings import Settings, SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imfaas", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    dev = commands.add_parser("dev", help="run gateway and all functions on embedded adapters")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8080)
+    dev.add_argument("--data-dir", type=Path, default=Path(".imfaas"))
+    dev.add_argument("--log-level", default="INFO")
+
+    chat = commands.add_parser("chat", help="a small terminal chat client")
+    chat.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's HTTP origin")
+    chat.add_argument("--username", required=True)
+    chat.add_argument("--password", required=True)
+    chat.add_argument("--register", action="store_true", help="create the account first")
+    chat.add_argument("--peer", help="user id to talk to (otherwise: /to <user_id>)")
+    chat.add_argument("--device-id", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "dev":
+        return _run_dev(args)
+    if args.command == "chat":
+        from imfaas.chat import run_chat
+
+        return asyncio.run(run_chat(args))
+    return 2
+
+
+def _run_dev(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        settings = Settings.from_env(data_dir=args.data_dir)
+    except SettingsError as exc:
+        print(f"imfaas: {exc}", file=sys.stderr)
+        return 2
+    run = asyncio.run
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        run = uvloop.run
+    return run(_serve_dev(settings, args.host, args.port))
+
+
+async def _serve_dev(settings: Settings, host: str, port: int) -> int:
+    from imfaas.embedded_runtime import EmbeddedRuntime
+
+    runtime = EmbeddedRuntime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    address = await runtime.start(host, port)
+    print(
+        f"imfaas dev listening on {address.http_url} (WebSocket {address.ws_url}),"
+        f" data in {settings.data_dir.resolve()}",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await runtime.stop()
+    return 0

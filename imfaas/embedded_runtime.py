@@ -1,0 +1,121 @@
+"""``imfaas dev``: the gateway and every function in one process on the embedded adapters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+from cloudevents.http import CloudEvent
+
+from imfaas.events import catalog
+from imfaas.functions.fanout.handler import create_function as create_fanout
+from imfaas.functions.history.handler import create_function as create_history
+from imfaas.functions.login.handler import create_function as create_login
+from imfaas.functions.send.handler import create_function as create_send
+from imfaas.functions.store.handler import create_function as create_store
+from imfaas.gateway.config import GatewayConfig
+from imfaas.gateway.function_invoker import InProcessInvoker
+from imfaas.gateway.server import Gateway
+from imfaas.shared.access_tokens import TokenVerifier, ensure_key_pair
+from imfaas.shared.adapter_factory import Ports, open_ports
+from imfaas.shared.adapters.delivery_inprocess import InProcessDelivery
+from imfaas.shared.function_runtime import Function
+from imfaas.shared.ports.event_bus import EventBus
+from imfaas.shared.settings import Settings
+
+log = logging.getLogger("imfaas.dev")
+
+
+@dataclass
+class RunningAddress:
+    """Where the embedded server listens."""
+
+    host: str
+    port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/v1/ws"
+
+
+class EmbeddedRuntime:
+    """Wires functions, bus subscriptions, delivery and the gateway, as Knative would."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ports: Ports | None = None
+        self.functions: dict[str, Function] = {}
+        self.gateway: Gateway | None = None
+        self._runner: web.AppRunner | None = None
+        self._delivery = InProcessDelivery()
+
+    async def start(self, host: str, port: int) -> RunningAddress:
+        """Open the data dir, start functions and bus, then listen."""
+        settings = self.settings
+        ensure_key_pair(settings.data_dir / "keys", settings.jwt_kid)
+        ports = await open_ports(settings)
+        ports.delivery_ = self._delivery
+        self.ports = ports
+        self.functions = {
+            "login": create_login(settings, ports),
+            "send": create_send(settings, ports),
+            "store": create_store(settings, ports),
+            "history": create_history(settings, ports),
+            "fanout": create_fanout(settings, ports),
+        }
+        for function in self.functions.values():
+            await function.start()
+        self._subscribe(catalog.MESSAGE_SUBMITTED, "store")
+        self._subscribe(catalog.MESSAGE_STORED, "fanout")
+        self._subscribe(catalog.SESSION_REVOKED, "fanout")
+        await self._bus().start()
+
+        config = GatewayConfig.from_settings(settings)
+        self.gateway = Gateway(
+            config,
+            TokenVerifier.from_dir(config.public_keys_dir, config.jwt_issuer),
+            ports.cache,
+            ports.routes,
+            InProcessInvoker(self.functions),
+        )
+        self._delivery.attach(config.node_id, self.gateway.deliver_batch)
+        self._runner = web.AppRunner(self.gateway.build_app(), handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound_port = self._runner.addresses[0][1]
+        address = RunningAddress(host, bound_port)
+        if not self.gateway.public_ws_url:
+            self.gateway.public_ws_url = address.ws_url
+        return address
+
+    def _subscribe(self, event_type: str, function_name: str) -> None:
+        function = self.functions[function_name]
+
+        async def deliver(event: CloudEvent) -> None:
+            await function.handle(event)
+
+        self._bus().subscribe(event_type, function_name, deliver)
+
+    def _bus(self) -> EventBus:
+        assert self.ports is not None
+        bus = self.ports.bus_
+        if not hasattr(bus, "subscribe"):
+            raise RuntimeError("imfaas dev needs an in-process event bus (bus_backend=memory)")
+        return bus  # type: ignore[return-value]
+
+    async def stop(self) -> None:
+        """Close sockets (1012), stop the bus and functions, close the data dir."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.gateway is not None:
+            self._delivery.detach(self.gateway.config.node_id)
+        for function in self.functions.values():
+            await function.stop()
+        if self.ports is not None:
+            await self.ports.close()

@@ -1,0 +1,1 @@
+"""The imfaas shared library: settings, errors, domain types, ports and adapters."""

@@ -1,0 +1,1 @@
+"""Adapters: one module per backend and port (``<port>_<backend>.py``)."""

@@ -1,0 +1,23 @@
+"""Who belongs to a conversation (pure for direct conversations; groups come with their port)."""
+
+from __future__ import annotations
+
+from imfaas.shared.conversation_id import ConversationId, parse_conversation
+from imfaas.shared.errors import Forbidden, NotFound
+
+
+def members_of(conversation: str | ConversationId) -> list[str]:
+    """The members of a conversation; raise ``NotFound`` for a group that does not exist."""
+    conv = parse_conversation(conversation) if isinstance(conversation, str) else conversation
+    if conv.kind == "d":
+        return list(conv.direct_members())
+    # Groups arrive with the group function; until then no group exists.
+    raise NotFound("no such group")
+
+
+def require_member(conversation: str | ConversationId, user_id: str) -> list[str]:
+    """The members, if ``user_id`` is one of them; else ``Forbidden``."""
+    members = members_of(conversation)
+    if user_id not in members:
+        raise Forbidden("not a member of this conversation")
+    return members

@@ -1,0 +1,68 @@
+"""Serve a function with functions-framework's async ``http`` signature.
+
+The ``cloud_event`` signature always answers ``200 OK`` with a plain body, so it cannot carry a
+reply event and a Knative Broker counts it as a failed delivery. This wrapper parses the
+CloudEvent itself and answers with a binary-mode reply event, ``202`` with an empty body, or
+``400`` for a bad event; a failed bus event answers ``500`` so the sender retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from imfaas.events.codec import BadEvent, decode_http, encode_http
+from imfaas.shared.function_runtime import Function
+from starlette.requests import Request
+from starlette.responses import Response
+
+log = logging.getLogger("imfaas.function")
+
+RequestHandler = Callable[[Request], Awaitable[Response]]
+
+
+def _json(status: int, body: dict[str, object]) -> Response:
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -> RequestHandler:
+    """An async starlette handler that starts the function once, then serves CloudEvents."""
+    state: dict[str, Function] = {}
+    lock = asyncio.Lock()
+
+    async def function() -> Function:
+        if "fn" not in state:
+            async with lock:
+                if "fn" not in state:
+                    fn = factory()
+                    await fn.start()
+                    state["fn"] = fn
+        return state["fn"]
+
+    async def entry(request: Request) -> Response:
+        fn = await function()
+        if request.method == "GET":
+            ok = await fn.ready()
+            return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
+        if request.method != "POST":
+            return _json(405, {"error": {"code": "bad_request", "message": "POST a CloudEvent"}})
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            return _json(413, {"error": {"code": "too_large", "message": "event too large"}})
+        try:
+            event = decode_http(request.headers, body)
+        except BadEvent as exc:
+            return _json(400, {"error": {"code": "bad_request", "message": str(exc)}})
+        try:
+            reply = await fn.handle(event)
+        except Exception:
+            log.exception("%s failed on %s", fn.name, event["id"])
+            return _json(500, {"error": {"code": "internal", "message": "internal error"}})
+        if reply is None:
+            return Response(b"", status_code=202)
+        headers, payload = encode_http(reply)
+        return Response(payload, status_code=200, headers=headers)
+
+    return entry

@@ -1,0 +1,33 @@
+"""Each user's conversations, with last activity and read mark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationEntry:
+    """One row of a user's conversation list."""
+
+    conversation: str
+    last_seq: int
+    last_ts: int
+    read_seq: int
+
+
+class ConversationIndex(Protocol):
+    """Per-user conversation list. ``last_seq`` only moves forward, so replays are harmless."""
+
+    async def record_message(
+        self, conversation: str, members: list[str], seq: int, ts: int
+    ) -> None:
+        """Note a stored message for every member (idempotent; ``last_seq`` is a max)."""
+
+    async def list_for_user(self, user_id: str, limit: int) -> list[ConversationEntry]:
+        """The user's conversations, newest activity first."""
+
+    async def get_entries(
+        self, user_id: str, conversations: list[str]
+    ) -> dict[str, ConversationEntry]:
+        """The user's entries for the given conversations (missing ones are absent)."""

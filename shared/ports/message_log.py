@@ -1,0 +1,42 @@
+"""The per-conversation message log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from imfaas.shared.message import Message, MessageDraft
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """The stored message, and whether it was already there (a resend)."""
+
+    message: Message
+    duplicate: bool
+
+
+class MessageLog(Protocol):
+    """Durable messages with a gap-free per-conversation ``seq``.
+
+    Only the store function writes, one writer per conversation at a time (the event bus's
+    partition per key). ``append`` is durable when it returns.
+    """
+
+    async def append(self, draft: MessageDraft, dedup_ttl_ms: int) -> AppendResult:
+        """Store the draft at the conversation's next seq, unless (sender, client_msg_id) is known.
+
+        A known pair returns the original message with ``duplicate=True`` and writes nothing.
+        Never overwrites another message at the same seq: raises ``SeqConflict`` instead.
+        """
+
+    async def read_after(self, conversation: str, after_seq: int, limit: int) -> list[Message]:
+        """Messages with ``seq > after_seq``, ascending, at most ``limit``."""
+
+    async def read_before(
+        self, conversation: str, before_seq: int | None, limit: int
+    ) -> list[Message]:
+        """Messages with ``seq < before_seq`` (all when None), newest first, at most ``limit``."""
+
+    async def count_unread(self, conversation: str, reader: str, after_seq: int) -> int:
+        """Messages from senders other than ``reader`` with ``seq > after_seq``, not recalled."""

@@ -1,0 +1,150 @@
+"""Frozen settings, read once from the environment (``IMFAAS_*``) at start-up.
+
+Handlers never read ``os.environ``; they receive the objects built from these settings.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+# Which function owns each client frame type. The gateway forwards a frame to the function
+# named here; a type missing from this table gets ``bad_request``.
+DEFAULT_FRAME_ROUTES: dict[str, str] = {
+    "msg.send": "send",
+    "sync": "history",
+    "msg.history": "history",
+    "conv.list": "history",
+}
+
+FUNCTION_NAMES = ("login", "send", "store", "history", "fanout")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; raised at start-up, never later."""
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+def _parse_routes(value: str) -> dict[str, str]:
+    """Parse ``type=function,type=function``."""
+    routes: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        frame_type, sep, function = part.partition("=")
+        if not sep or not frame_type or not function:
+            raise SettingsError(f"bad frame route {part!r}; expected type=function")
+        routes[frame_type.strip()] = function.strip()
+    return routes
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every imfaas setting, with its environment variable named ``IMFAAS_<FIELD>``."""
+
+    data_dir: Path = Path(".imfaas")
+    node_id: str = field(default_factory=lambda: f"gw-{socket.gethostname()}")
+    # Where the gateway's sockets are reachable, as told to clients in ``ws_url``.
+    public_ws_url: str = ""
+    # Adapter choices; the factory fails loudly on names it does not know.
+    store_backend: str = "sqlite"
+    cache_backend: str = "memory"
+    bus_backend: str = "memory"
+    route_backend: str = "memory"
+    bus_partitions: int = 16
+    # Tokens. The private key signs (login function only); public keys verify (gateway).
+    jwt_private_key_file: str = ""
+    jwt_public_keys_dir: str = ""
+    jwt_kid: str = "k1"
+    jwt_issuer: str = "imfaas"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    # Protocol limits.
+    max_frame_bytes: int = 64 * 1024
+    max_http_body_bytes: int = 64 * 1024
+    max_text_bytes: int = 16 * 1024
+    max_client_msg_id_len: int = 128
+    auth_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0
+    route_ttl_s: int = 120
+    dedup_ttl_days: int = 7
+    sync_default_limit: int = 500
+    sync_max_limit: int = 1000
+    history_default_limit: int = 50
+    history_max_limit: int = 200
+    conv_list_max: int = 1000
+    # Transport between gateway and functions.
+    frame_routes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FRAME_ROUTES))
+    function_urls: dict[str, str] = field(default_factory=dict)
+    function_timeout_s: float = 10.0
+    internal_token: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``IMFAAS_*`` variables; keyword overrides win over them."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = f"IMFAAS_{f.name.upper()}"
+            if key not in env or f.name in ("function_urls",):
+                continue
+            raw = env[key]
+            values[f.name] = _convert(f.name, f.type, raw)
+        urls = {
+            name: env[f"IMFAAS_FUNCTION_URL_{name.upper()}"]
+            for name in FUNCTION_NAMES
+            if f"IMFAAS_FUNCTION_URL_{name.upper()}" in env
+        }
+        if urls:
+            values["function_urls"] = urls
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (settings themselves never change)."""
+        changed = replace(self, **changes)
+        changed.validate()
+        return changed
+
+    def validate(self) -> None:
+        """Reject impossible values at start-up."""
+        if self.max_frame_bytes < 1024:
+            raise SettingsError("max_frame_bytes must be at least 1024")
+        if self.bus_partitions < 1:
+            raise SettingsError("bus_partitions must be positive")
+        if self.idle_timeout_s <= 0 or self.auth_timeout_s <= 0:
+            raise SettingsError("timeouts must be positive")
+        if ":" in self.node_id:
+            raise SettingsError("node_id must not contain ':'")
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    type_text = str(type_name)
+    try:
+        if name == "frame_routes":
+            return _parse_routes(raw)
+        if type_text == "Path":
+            return Path(raw)
+        if type_text == "int":
+            return int(raw)
+        if type_text == "float":
+            return float(raw)
+        if type_text == "bool":
+            return _parse_bool(raw)
+    except ValueError as exc:
+        raise SettingsError(f"IMFAAS_{name.upper()}: {exc}") from exc
+    return raw
