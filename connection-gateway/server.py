@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from cloudevents.http import CloudEvent
 from imfaas.events import catalog
+from imfaas.events.client_frames import SocketIdentity, client_frame_event, new_traceparent
 from imfaas.events.codec import BadEvent, decode_http, new_event
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import FunctionInvoker
@@ -45,10 +46,6 @@ _COMPACT = (",", ":")
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=_COMPACT, ensure_ascii=False)
-
-
-def _new_traceparent() -> str:
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
 
 
 @dataclass(eq=False)
@@ -238,21 +235,15 @@ class Gateway:
         assert conn.claims is not None
         claims = conn.claims
         function = self.config.frame_routes[frame["type"]]
-        event = new_event(
-            catalog.client_type(frame["type"]),
-            f"/imfaas/gateway/{self.config.node_id}",
-            frame,
-            {
-                catalog.EXT_USER: claims.user_id,
-                catalog.EXT_DEVICE: claims.device_id,
-                catalog.EXT_SESSION: claims.session_id,
-                catalog.EXT_PLATFORM: claims.platform,
-                catalog.EXT_NODE: self.config.node_id,
-                catalog.EXT_CONN: conn.conn_id,
-                catalog.EXT_TRACEPARENT: _new_traceparent(),
-            },
-            subject=claims.user_id,
+        who = SocketIdentity(
+            user_id=claims.user_id,
+            device_id=claims.device_id,
+            session_id=claims.session_id,
+            platform=claims.platform,
+            node_id=self.config.node_id,
+            conn_id=conn.conn_id,
         )
+        event = client_frame_event(frame, who)
         try:
             reply = await self._invoker.invoke(function, event)
         except Exception as exc:
@@ -419,7 +410,7 @@ class Gateway:
             {
                 **extensions,
                 catalog.EXT_WS_URL: self.public_ws_url or _ws_url_for(request),
-                catalog.EXT_TRACEPARENT: _new_traceparent(),
+                catalog.EXT_TRACEPARENT: new_traceparent(),
             },
         )
         try:

@@ -1,0 +1,95 @@
+"""Test support shipped with the library: recording fakes and embedded ports in a temp dir.
+
+Each function's own tests import these, so ``pytest functions/<name>`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from cloudevents.http import CloudEvent
+from imfaas.events.client_frames import SocketIdentity, client_frame_event
+from imfaas.shared.access_tokens import ensure_key_pair
+from imfaas.shared.adapter_factory import Ports, open_ports
+from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.settings import Settings
+
+
+class RecordingEventBus:
+    """An ``EventPublisher`` that keeps what was published, in order, with its key."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[CloudEvent, str]] = []
+        self.fail_with: Exception | None = None
+
+    async def publish(self, event: CloudEvent, key: str) -> None:
+        """Record the event (or raise ``fail_with`` to play an unavailable bus)."""
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.published.append((event, key))
+
+    def of_type(self, event_type: str) -> list[CloudEvent]:
+        """Published events of one type."""
+        return [event for event, _ in self.published if event["type"] == event_type]
+
+
+class RecordingDelivery:
+    """A ``Delivery`` that keeps each batch per node; nodes in ``down`` are unreachable."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[dict[str, Any]]]] = []
+        self.down: set[str] = set()
+
+    async def deliver(self, node_id: str, items: list[dict[str, Any]]) -> None:
+        """Record the batch, or raise ``BackendUnavailable`` for a node that is down."""
+        if node_id in self.down:
+            raise BackendUnavailable(f"{node_id} is down")
+        self.batches.append((node_id, items))
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for tests: a temp data dir, a dev key pair, cheap password hashing."""
+    ensure_key_pair(data_dir / "keys", "k1")
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "node_id": "gw-test",
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+    }
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+async def open_test_ports(settings: Settings) -> tuple[Ports, RecordingEventBus, RecordingDelivery]:
+    """Embedded durable adapters plus a recording bus and delivery."""
+    ports = await open_ports(
+        settings, ("users", "devices", "messages", "conversations", "routes", "cache")
+    )
+    bus, delivery = RecordingEventBus(), RecordingDelivery()
+    ports.bus_ = bus
+    ports.delivery_ = delivery
+    return ports, bus, delivery
+
+
+def identity(
+    user_id: str, device_id: str = "d1", conn_id: str = "c1", node_id: str = "gw-test"
+) -> SocketIdentity:
+    """A socket identity as the gateway would set it after ``auth``."""
+    return SocketIdentity(user_id, device_id, "s-" + device_id, "web", node_id, conn_id)
+
+
+def frame_event(frame: dict[str, Any], who: SocketIdentity) -> CloudEvent:
+    """A forwarded client frame, exactly as the gateway builds it."""
+    return client_frame_event(frame, who)
+
+
+async def reply_frame(
+    handle: Callable[[CloudEvent], Awaitable[CloudEvent | None]],
+    frame: dict[str, Any],
+    who: SocketIdentity,
+) -> dict[str, Any] | None:
+    """Send one frame through a function and return the reply frame (None for no reply)."""
+    reply = await handle(frame_event(frame, who))
+    return None if reply is None else reply.get_data()
