@@ -1,0 +1,171 @@
+"""Fixtures: a real ``imfaas dev`` subprocess on a free port, and protocol clients for it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from imfaas.client import Connection, ImfaasClient, LoginSession
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DevServer:
+    """``python -m imfaas dev`` with its own data dir; restartable on the same data."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "IMFAAS_ARGON2_TIME_COST": "1",
+            "IMFAAS_ARGON2_MEMORY_KIB": "1024",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start and wait until ``/healthz`` answers."""
+        with self.log_path.open("ab") as log:
+            self.process = self._spawn(log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"imfaas dev exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("imfaas dev did not become healthy in 30 s")
+
+    def _spawn(self, log: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "imfaas",
+                "dev",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--log-level",
+                "WARNING",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> int:
+        """SIGTERM (an orderly stop) and wait; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, no cleanup."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+
+PASSWORD = "correct-horse-battery"
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def dev_server_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., DevServer]]:
+    """Factory: start an ``imfaas dev`` with extra environment; all stop after the module."""
+    started: list[DevServer] = []
+
+    def make(env: dict[str, str] | None = None) -> DevServer:
+        srv = DevServer(tmp_path_factory.mktemp("dev") / "data", env)
+        started.append(srv)
+        srv.start()
+        return srv
+
+    yield make
+    for srv in started:
+        if srv.process is not None and srv.process.poll() is None:
+            srv.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """One ``imfaas dev`` per test module, default protocol timeouts."""
+    srv = DevServer(tmp_path_factory.mktemp("dev") / "data")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+async def client(server: DevServer) -> AsyncIterator[ImfaasClient]:
+    """An HTTP + WebSocket client for the module's server."""
+    async with ImfaasClient(server.url) as c:
+        yield c
+
+
+User = tuple[str, str, LoginSession]  # (username, user_id, first login)
+
+
+@pytest.fixture
+def new_user(client: ImfaasClient) -> Callable[..., Awaitable[User]]:
+    """Factory: register a fresh user and log one device in."""
+
+    async def make(platform: str = "web", device_id: str | None = None) -> User:
+        username = f"user{os.getpid()}x{next(_names)}"
+        user_id = await client.register(username, PASSWORD)
+        session = await client.login(username, PASSWORD, device_id=device_id, platform=platform)
+        return username, user_id, session
+
+    return make
+
+
+@pytest.fixture
+def connect(client: ImfaasClient) -> Iterator[Callable[[LoginSession], Awaitable[Connection]]]:
+    """Factory: an authenticated socket; every socket is closed after the test."""
+    opened: list[Connection] = []
+
+    async def make(session: LoginSession) -> Connection:
+        conn = await client.connect(session)
+        opened.append(conn)
+        return conn
+
+    yield make
+    # Sockets close with the client's HTTP session at fixture teardown.
+
+
+@pytest.fixture
+def password() -> str:
+    """The password every test user gets."""
+    return PASSWORD
