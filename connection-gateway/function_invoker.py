@@ -11,6 +11,7 @@ from typing import Protocol
 
 import aiohttp
 from cloudevents.http import CloudEvent
+
 from imfaas.events.codec import BadEvent, decode_http, encode_http
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_runtime import Function

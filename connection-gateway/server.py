@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from cloudevents.http import CloudEvent
+
 from imfaas.events import catalog
 from imfaas.events.client_frames import SocketIdentity, client_frame_event, new_traceparent
 from imfaas.events.codec import BadEvent, decode_http, new_event

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudevents.http import CloudEvent
+
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
 

@@ -11,6 +11,7 @@ from typing import Any
 from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
+
 from imfaas.events import catalog
 
 SOURCE_GATEWAY = "/imfaas/gateway"

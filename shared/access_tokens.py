@@ -10,6 +10,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from imfaas.shared.errors import Unauthorized
 
 ALGORITHM = "EdDSA"

@@ -13,10 +13,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from imfaas.events.codec import BadEvent, decode_http, encode_http
-from imfaas.shared.function_runtime import Function
 from starlette.requests import Request
 from starlette.responses import Response
+
+from imfaas.events.codec import BadEvent, decode_http, encode_http
+from imfaas.shared.function_runtime import Function
 
 log = logging.getLogger("imfaas.function")
 

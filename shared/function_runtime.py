@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cloudevents.http import CloudEvent
+
 from imfaas.events import catalog
 from imfaas.events.codec import reply_to
 from imfaas.shared.errors import BackendUnavailable, BadRequest, ImfaasError, Internal, Unavailable

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from cloudevents.http import CloudEvent
+
 from imfaas.shared.adapter_factory import Ports, open_ports
 from imfaas.shared.function_runtime import Function
 from imfaas.shared.settings import Settings
@@ -56,6 +57,7 @@ class StandaloneFunction:
 def function_entry(name: str, factory: FunctionFactory, needs: Iterable[str]):
     """The functions-framework target for a function (``--signature-type http --asgi``)."""
     import functions_framework.aio
+
     from imfaas.shared.function_http import http_entry
 
     entry = http_entry(lambda: StandaloneFunction(name, factory, needs))

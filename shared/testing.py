@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudevents.http import CloudEvent
+
 from imfaas.events.client_frames import SocketIdentity, client_frame_event
 from imfaas.shared.access_tokens import ensure_key_pair
 from imfaas.shared.adapter_factory import Ports, open_ports

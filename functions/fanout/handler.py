@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from cloudevents.http import CloudEvent
+
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.functions.fanout.delivery_plan import DeliveryPlan, plan_message, plan_session_close

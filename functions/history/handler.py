@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudevents.http import CloudEvent
+
 from imfaas.functions.history.config import HistoryConfig
 from imfaas.functions.history.read_requests import read_before_seq, read_cursors, read_limit
 from imfaas.shared.adapter_factory import Ports

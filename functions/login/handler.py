@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from cloudevents.http import CloudEvent
+
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.functions.login import credentials

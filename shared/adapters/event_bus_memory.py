@@ -8,6 +8,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from cloudevents.http import CloudEvent
+
 from imfaas.shared.ports.event_bus import EventHandler
 
 log = logging.getLogger("imfaas.bus")
