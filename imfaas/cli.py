@@ -23,6 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--data-dir", type=Path, default=Path(".imfaas"))
     dev.add_argument("--log-level", default="INFO")
 
+    gateway = commands.add_parser(
+        "gateway", help="run the connection gateway alone, calling functions over HTTP"
+    )
+    gateway.add_argument("--host", default="0.0.0.0")
+    gateway.add_argument("--port", type=int, default=8080)
+    gateway.add_argument("--log-level", default="INFO")
+
     chat = commands.add_parser("chat", help="a small terminal chat client")
     chat.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's HTTP origin")
     chat.add_argument("--username", required=True)
@@ -38,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "dev":
         return _run_dev(args)
+    if args.command == "gateway":
+        return _run_gateway(args)
     if args.command == "chat":
         from imfaas.chat import run_chat
 
@@ -60,6 +69,24 @@ def _run_dev(args: argparse.Namespace) -> int:
 
         run = uvloop.run
     return run(_serve_dev(settings, args.host, args.port))
+
+
+def _run_gateway(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from imfaas.gateway.standalone import build_gateway_app
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+        app = asyncio.run(build_gateway_app(settings))
+    except (SettingsError, ValueError, OSError) as exc:
+        print(f"imfaas: {exc}", file=sys.stderr)
+        return 2
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    return 0
 
 
 async def _serve_dev(settings: Settings, host: str, port: int) -> int:

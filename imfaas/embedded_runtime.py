@@ -18,7 +18,7 @@ from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import InProcessInvoker
 from imfaas.gateway.server import Gateway
 from imfaas.shared.access_tokens import TokenVerifier, ensure_key_pair
-from imfaas.shared.adapter_factory import Ports, open_ports
+from imfaas.shared.adapter_factory import PORT_NAMES, Ports, open_ports
 from imfaas.shared.adapters.delivery_inprocess import InProcessDelivery
 from imfaas.shared.function_runtime import Function
 from imfaas.shared.ports.event_bus import EventBus
@@ -58,7 +58,7 @@ class EmbeddedRuntime:
         """Open the data dir, start functions and bus, then listen."""
         settings = self.settings
         ensure_key_pair(settings.data_dir / "keys", settings.jwt_kid)
-        ports = await open_ports(settings)
+        ports = await open_ports(settings, [p for p in PORT_NAMES if p != "delivery"])
         ports.delivery_ = self._delivery
         self.ports = ports
         self.functions = {

@@ -15,7 +15,16 @@ from imfaas.shared.ports.route_table import RouteTable
 from imfaas.shared.ports.user_directory import UserDirectory
 from imfaas.shared.settings import Settings, SettingsError
 
-PORT_NAMES = ("users", "devices", "messages", "conversations", "routes", "cache", "bus")
+PORT_NAMES = (
+    "users",
+    "devices",
+    "messages",
+    "conversations",
+    "routes",
+    "cache",
+    "bus",
+    "delivery",
+)
 
 
 class MissingPort(RuntimeError):
@@ -102,6 +111,14 @@ async def open_ports(settings: Settings, needs: Iterable[str] = PORT_NAMES) -> P
         bus = _choose(settings.bus_backend, "bus_backend", {"memory": _memory_bus})(settings)
         ports.bus_ = bus
         ports.closers.append(bus.stop)
+    if "delivery" in wanted:
+        from imfaas.shared.adapters.delivery_http import HttpDelivery
+
+        delivery = HttpDelivery(
+            settings.delivery_url_template, settings.internal_token, settings.function_timeout_s
+        )
+        ports.delivery_ = delivery
+        ports.closers.append(delivery.close)
     return ports
 
 

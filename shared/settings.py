@@ -90,6 +90,8 @@ class Settings:
     function_urls: dict[str, str] = field(default_factory=dict)
     function_timeout_s: float = 10.0
     internal_token: str = ""
+    # How fanout reaches a gateway node in production (the node id is its pod's DNS name).
+    delivery_url_template: str = "http://{node}:8080/internal/v1/deliver"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -16,7 +16,7 @@ from imfaas.shared.function_runtime import FunctionBase
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/fanout"
-NEEDS = ("routes", "bus")
+NEEDS = ("routes", "bus", "delivery")
 
 log = logging.getLogger("imfaas.fanout")
 
