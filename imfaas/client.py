@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,12 @@ class LoginSession:
 class ImfaasClient:
     """HTTP calls against one gateway origin; ``connect`` opens WebSocket sessions."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(
+        self, base_url: str, on_frame: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._http = aiohttp.ClientSession()
+        self._on_frame = on_frame
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -110,7 +114,7 @@ class ImfaasClient:
         ws = await self._http.ws_connect(
             self.base_url.replace("http", "ws", 1) + "/v1/ws", autoping=True, max_msg_size=0
         )
-        return Connection(ws)
+        return Connection(ws, self._on_frame)
 
     async def connect(self, session: LoginSession) -> Connection:
         """A WebSocket that has sent ``auth`` and received ``auth.ok``."""
@@ -122,8 +126,13 @@ class ImfaasClient:
 class Connection:
     """One WebSocket: requests matched to replies by id, events queued."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        on_frame: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.ws = ws
+        self._on_frame = on_frame
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.close_code: int | None = None
         self._ids = itertools.count(1)
@@ -138,6 +147,8 @@ class Connection:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
                     continue
                 frame = json.loads(msg.data)
+                if self._on_frame is not None:
+                    self._on_frame(frame)
                 waiter = self._waiting.pop(frame.get("id"), None) if "id" in frame else None
                 if waiter is not None and not waiter.done():
                     waiter.set_result(frame)

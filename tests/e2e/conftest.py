@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from imfaas.client import Connection, ImfaasClient, LoginSession
+from imfaas.events.schema_registry import frame_problems
 
 
 def free_port() -> int:
@@ -130,9 +131,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 
 @pytest.fixture
 async def client(server: DevServer) -> AsyncIterator[ImfaasClient]:
-    """An HTTP + WebSocket client for the module's server."""
-    async with ImfaasClient(server.url) as c:
+    """An HTTP + WebSocket client for the module's server; every frame it receives must
+    conform to its type's JSON Schema in ``events/schemas``."""
+    problems: list[str] = []
+
+    def check(frame: dict) -> None:
+        problems.extend(f"{frame.get('type')}: {p}" for p in frame_problems(frame))
+
+    async with ImfaasClient(server.url, on_frame=check) as c:
         yield c
+    assert not problems, problems
 
 
 User = tuple[str, str, LoginSession]  # (username, user_id, first login)

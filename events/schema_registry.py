@@ -1,0 +1,61 @@
+"""The JSON Schemas under ``events/schemas/``, loaded once and resolved across files."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+BASE = "https://imfaas.dev/schemas/"
+
+
+@cache
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    documents: dict[str, dict[str, Any]] = {}
+    for path in sorted(SCHEMA_DIR.glob("*/*.json")):
+        documents[path.relative_to(SCHEMA_DIR).as_posix()] = json.loads(path.read_text())
+    registry: Registry = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc)) for doc in documents.values()
+    )
+    return registry, documents
+
+
+@cache
+def _validator(name: str) -> Draft202012Validator | None:
+    registry, documents = _registry()
+    schema = documents.get(name)
+    if schema is None:
+        return None
+    return Draft202012Validator(schema, registry=registry)
+
+
+def schema_names() -> list[str]:
+    """Every schema file, as ``<folder>/<name>.json``."""
+    return sorted(_registry()[1])
+
+
+def frame_problems(frame: Any) -> list[str]:
+    """What is wrong with a WebSocket frame by its type's schema (empty when it conforms)."""
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return ["frame is not an object with a string type"]
+    validator = _validator(f"frames/{frame['type']}.json")
+    if validator is None:
+        return [f"no schema for frame type {frame['type']!r}"]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(frame)
+    ]
+
+
+def data_problems(schema_name: str, data: Any) -> list[str]:
+    """What is wrong with an event's data or an HTTP body by the named schema."""
+    validator = _validator(schema_name)
+    if validator is None:
+        return [f"no schema {schema_name!r}"]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)
+    ]
