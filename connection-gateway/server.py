@@ -178,11 +178,10 @@ class Gateway:
     async def _authenticate(self, conn: ClientConnection, action: Authenticate) -> list[Action]:
         try:
             claims = await self._check_token(action.token)
-        except ImfaasError as exc:
-            if isinstance(exc, Unauthorized):
-                return conn.protocol.auth_failed(action.request_id, exc.message)
-            await self._send(conn, exc.to_frame(action.request_id))
-            return conn.protocol.auth_failed(None, "authentication unavailable")
+        except Unauthorized as exc:
+            return conn.protocol.auth_failed(action.request_id, exc.message)
+        except ImfaasError:
+            return conn.protocol.auth_unavailable(action.request_id)
         conn.claims = claims
         conn.route = Route(
             user_id=claims.user_id,

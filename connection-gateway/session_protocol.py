@@ -19,6 +19,7 @@ CLOSE_KICKED = 4409
 CLOSE_RATE = 4429
 CLOSE_TOO_BIG = 1009
 CLOSE_RESTART = 1012
+CLOSE_TRY_LATER = 1013
 MAX_ID_LEN = 128
 
 
@@ -168,6 +169,15 @@ class SessionProtocol:
         if self.state is State.CLOSED:
             return []
         return self._reject_auth(request_id, reason)
+
+    def auth_unavailable(self, request_id: str) -> list[Action]:
+        """The token could not be checked (a backend is down): try again later, 1013."""
+        if self.state is State.CLOSED:
+            return []
+        return [
+            SendFrame(error_frame("unavailable", "cannot check the token now", request_id)),
+            *self._close(CLOSE_TRY_LATER, "try again later"),
+        ]
 
     def tick(self, now: float) -> list[Action]:
         """Clock check: auth timeout and idle timeout."""

@@ -1,0 +1,235 @@
+"""The gateway's asyncio server over real loopback sockets, with its backends played by fakes.
+
+These cover what the embedded end-to-end tests cannot provoke: a function or the cache
+being unavailable, bad delivery batches, the internal token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from cloudevents.http import CloudEvent
+
+from imfaas.events import catalog
+from imfaas.events.codec import encode_http, new_event, reply_to
+from imfaas.gateway.config import GatewayConfig
+from imfaas.gateway.server import Gateway
+from imfaas.shared.access_tokens import TokenIssuer, TokenVerifier, ensure_key_pair
+from imfaas.shared.adapters.cache_memory import MemoryCache
+from imfaas.shared.adapters.route_table_memory import MemoryRouteTable
+from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.settings import Settings
+
+
+class ScriptedInvoker:
+    """Plays the functions: a callable per function name; records what it was sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, CloudEvent]] = []
+        self.behaviour: dict[str, Callable[[CloudEvent], CloudEvent | None]] = {}
+
+    async def invoke(self, function: str, event: CloudEvent) -> CloudEvent | None:
+        self.calls.append((function, event))
+        return self.behaviour[function](event)
+
+
+class FlakyCache(MemoryCache):
+    """A memory cache that can be switched off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def get(self, key: str) -> str | None:
+        if self.down:
+            raise BackendUnavailable("cache down")
+        return await super().get(key)
+
+
+def down(event: CloudEvent) -> CloudEvent | None:
+    raise BackendUnavailable("function is scaled to zero and not coming back")
+
+
+def echo(event: CloudEvent) -> CloudEvent:
+    frame = event.get_data()
+    return reply_to(event, catalog.REPLY, "/test", {"type": "echo", "id": frame["id"]})
+
+
+class Rig:
+    """A gateway on a loopback port plus the handles a test needs."""
+
+    def __init__(self, tmp_path: Path, internal_token: str = "") -> None:
+        keys = tmp_path / "keys"
+        ensure_key_pair(keys, "k1")
+        settings = Settings.from_env(
+            {},
+            data_dir=tmp_path,
+            node_id="gw-a",
+            internal_token=internal_token,
+            frame_routes={"msg.send": "send", "sync": "history"},
+        )
+        self.issuer = TokenIssuer((keys / "k1.private.pem").read_bytes(), "k1", "imfaas", 900)
+        self.cache = FlakyCache()
+        self.routes = MemoryRouteTable()
+        self.invoker = ScriptedInvoker()
+        self.gateway = Gateway(
+            GatewayConfig.from_settings(settings),
+            TokenVerifier.from_dir(keys, "imfaas"),
+            self.cache,
+            self.routes,
+            self.invoker,
+        )
+        self.client = TestClient(TestServer(self.gateway.build_app()))
+
+    def token(self, user: str = "u1", device: str = "d1") -> str:
+        return self.issuer.issue(user, device, f"s-{device}", "web")
+
+    async def socket(self, user: str = "u1", device: str = "d1") -> aiohttp.ClientWebSocketResponse:
+        ws = await self.client.ws_connect("/v1/ws")
+        await ws.send_json({"type": "auth", "id": "a", "token": self.token(user, device)})
+        assert (await ws.receive_json(timeout=5))["type"] == "auth.ok"
+        return ws
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    r = Rig(tmp_path)
+    await r.client.start_server()
+    yield r
+    await r.client.close()
+
+
+async def test_frame_is_forwarded_as_a_cloudevent_and_the_reply_relayed(rig: Rig) -> None:
+    rig.invoker.behaviour["send"] = echo
+    ws = await rig.socket()
+    await ws.send_json({"type": "msg.send", "id": "m1", "to": "u2"})
+    assert await ws.receive_json(timeout=5) == {"type": "echo", "id": "m1"}
+    function, event = rig.invoker.calls[0]
+    assert function == "send"
+    assert event["type"] == "io.imfaas.client.msg.send.v1"
+    assert (event["imuser"], event["imdevice"], event["imnode"]) == ("u1", "d1", "gw-a")
+    assert event["traceparent"].startswith("00-")
+    assert event.get_data() == {"type": "msg.send", "id": "m1", "to": "u2"}
+
+
+async def test_unavailable_function_gets_unavailable_and_the_socket_lives(rig: Rig) -> None:
+    rig.invoker.behaviour["send"] = down
+    rig.invoker.behaviour["history"] = echo
+    ws = await rig.socket()
+    await ws.send_json({"type": "msg.send", "id": "m1"})
+    reply = await ws.receive_json(timeout=5)
+    assert (reply["type"], reply["code"], reply["id"]) == ("error", "unavailable", "m1")
+    assert "scaled to zero" not in reply["message"]
+    await ws.send_json({"type": "sync", "id": "s1"})
+    assert (await ws.receive_json(timeout=5))["id"] == "s1"
+
+
+async def test_function_replying_garbage_is_internal(rig: Rig) -> None:
+    rig.invoker.behaviour["send"] = lambda e: new_event("io.imfaas.other.v1", "/x", {"a": 1})
+    ws = await rig.socket()
+    await ws.send_json({"type": "msg.send", "id": "m1"})
+    reply = await ws.receive_json(timeout=5)
+    assert (reply["code"], reply["id"]) == ("internal", "m1")
+
+
+async def test_cache_down_at_auth_is_unavailable_then_1013(rig: Rig) -> None:
+    rig.cache.down = True
+    ws = await rig.client.ws_connect("/v1/ws")
+    await ws.send_json({"type": "auth", "id": "a", "token": rig.token()})
+    reply = await ws.receive_json(timeout=5)
+    assert (reply["code"], reply["id"]) == ("unavailable", "a")
+    closing = await ws.receive(timeout=5)
+    assert closing.type is aiohttp.WSMsgType.CLOSE
+    assert ws.close_code == 1013
+
+
+async def test_login_function_down_is_503_unavailable(rig: Rig) -> None:
+    rig.invoker.behaviour["login"] = down
+    response = await rig.client.post("/v1/login", json={"username": "abc", "password": "x" * 8})
+    assert response.status == 503
+    assert (await response.json())["error"]["code"] == "unavailable"
+
+
+async def test_route_is_registered_while_connected_and_removed_after(rig: Rig) -> None:
+    ws = await rig.socket("u7", "phone")
+    routes = await rig.routes.lookup(["u7"])
+    assert [(r.device_id, r.node_id) for r in routes["u7"]] == [("phone", "gw-a")]
+    await ws.close()
+    for _ in range(50):
+        if not await rig.routes.lookup(["u7"]):
+            break
+        await asyncio.sleep(0.02)
+    assert await rig.routes.lookup(["u7"]) == {}
+
+
+def delivery_request(items: Any) -> tuple[dict[str, str], bytes]:
+    return encode_http(new_event(catalog.GATEWAY_DELIVERY, "/fanout", {"items": items}))
+
+
+async def test_delivery_batch_reaches_sockets_and_closes_on_request(rig: Rig) -> None:
+    ws = await rig.socket("u1", "d1")
+    route = (await rig.routes.lookup(["u1"]))["u1"][0]
+    headers, body = delivery_request(
+        [
+            {"conn": route.conn_id, "frame": {"type": "msg.new", "message": {"seq": 1}}},
+            {"conn": "gone", "frame": {"type": "msg.new"}},
+            {"conn": route.conn_id, "close": 4409, "frame": {"type": "kicked", "reason": "x"}},
+        ]
+    )
+    response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+    assert response.status == 202
+    assert (await response.json())["sent"] == 2
+    assert (await ws.receive_json(timeout=5))["type"] == "msg.new"
+    assert (await ws.receive_json(timeout=5))["type"] == "kicked"
+    closing = await ws.receive(timeout=5)
+    assert closing.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 4409
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"content-type": "application/json"}, b"not an event"),
+        (*delivery_request("not-a-list"),),
+        encode_http(new_event("io.imfaas.message.stored.v1", "/x", {"items": []})),
+    ],
+    ids=["garbage", "items-not-list", "wrong-type"],
+)
+async def test_bad_delivery_batches_are_400(rig: Rig, headers: dict, body: bytes) -> None:
+    response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "bad_request"
+
+
+async def test_delivery_needs_the_internal_token_when_one_is_set(tmp_path: Path) -> None:
+    rig = Rig(tmp_path, internal_token="s3cret")
+    await rig.client.start_server()
+    try:
+        headers, body = delivery_request([])
+        response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+        assert response.status == 401
+        response = await rig.client.post(
+            "/internal/v1/deliver",
+            data=body,
+            headers={**headers, "X-Imfaas-Internal-Token": "s3cret"},
+        )
+        assert response.status == 202
+    finally:
+        await rig.client.close()
+
+
+async def test_shutdown_closes_sockets_with_1012(tmp_path: Path) -> None:
+    rig = Rig(tmp_path)
+    await rig.client.start_server()
+    ws = await rig.socket()
+    try:
+        await rig.client.server.close()
+        assert (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 1012
+    finally:
+        await rig.client.close()
