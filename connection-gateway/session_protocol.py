@@ -95,6 +95,7 @@ class SessionProtocol:
         self.user_id: str | None = None
         self.device_id: str | None = None
         self._pending: list[str] = []
+        self._auth_request_id: str | None = None
 
     # -- input -------------------------------------------------------------------------
 
@@ -183,7 +184,7 @@ class SessionProtocol:
         """Clock check: auth timeout and idle timeout."""
         if self.state in (State.AWAIT_AUTH, State.AUTHENTICATING):
             if now - self.opened_at > self._limits.auth_timeout_s:
-                return self._reject_auth(None, "auth timeout")
+                return self._reject_auth(self._auth_request_id, "auth timeout")
         elif self.state is State.OPEN and now - self.last_activity > self._limits.idle_timeout_s:
             return self._close(CLOSE_IDLE, "idle")
         return []
@@ -198,6 +199,7 @@ class SessionProtocol:
         if problem is not None or frame is None or frame.get("type") != "auth":
             return self._reject_auth(_readable_id(frame), "the first frame must be auth")
         self.state = State.AUTHENTICATING
+        self._auth_request_id = frame["id"]
         return [Authenticate(frame["id"], frame.get("token"))]
 
     def _reject_auth(self, request_id: str | None, reason: str) -> list[Action]:

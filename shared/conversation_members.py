@@ -6,16 +6,20 @@ from imfaas.shared.conversation_id import ConversationId, parse_conversation
 from imfaas.shared.errors import Forbidden, NotFound
 
 
-def members_of(conversation: str | ConversationId) -> list[str]:
+def members_of(conversation: object) -> list[str]:
     """The members of a conversation; raise ``NotFound`` for a group that does not exist."""
-    conv = parse_conversation(conversation) if isinstance(conversation, str) else conversation
+    conv = (
+        conversation
+        if isinstance(conversation, ConversationId)
+        else parse_conversation(conversation)
+    )
     if conv.kind == "d":
         return list(conv.direct_members())
     # Groups arrive with the group function; until then no group exists.
     raise NotFound("no such group")
 
 
-def require_member(conversation: str | ConversationId, user_id: str) -> list[str]:
+def require_member(conversation: object, user_id: str) -> list[str]:
     """The members, if ``user_id`` is one of them; else ``Forbidden``."""
     members = members_of(conversation)
     if user_id not in members:

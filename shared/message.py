@@ -20,6 +20,8 @@ class MessageDraft:
     client_msg_id: str
     content: dict[str, Any]
     ts: int
+    # The id of the submission event: the same on every redelivery of it, new on a resend.
+    submission_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

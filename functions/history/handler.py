@@ -44,9 +44,8 @@ class HistoryFunction(FunctionBase):
             require_member(conversation, ctx.user_id)
         entries = {
             e.conversation: e
-            for e in await self._ports.conversations.list_for_user(
-                ctx.user_id, self._config.conv_list_max
-            )
+            # Every conversation, not a page of them: sync must not skip old ones.
+            for e in await self._ports.conversations.list_for_user(ctx.user_id, None)
         }
         # Oldest activity first, so a long-idle conversation is not starved by busy ones.
         behind = sorted(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from cloudevents.http import CloudEvent
 
@@ -11,6 +10,7 @@ from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.functions.store.config import StoreConfig
 from imfaas.shared.adapter_factory import Ports
+from imfaas.shared.conversation_id import parse_conversation
 from imfaas.shared.conversation_members import members_of
 from imfaas.shared.errors import BadRequest
 from imfaas.shared.function_runtime import FunctionBase
@@ -21,20 +21,27 @@ SOURCE = "/imfaas/functions/store"
 NEEDS = ("messages", "conversations", "bus")
 
 
-def read_draft(data: Any, now_ms: int) -> tuple[MessageDraft, dict[str, str]]:
+def read_draft(event: CloudEvent, now_ms: int) -> tuple[MessageDraft, dict[str, str]]:
     """The draft and reply target of a ``message.submitted`` event (send validated it)."""
+    data = event.get_data()
     try:
-        draft = MessageDraft(
-            conversation=data["conversation"],
-            sender=data["sender"],
-            sender_device=data["sender_device"],
-            client_msg_id=data["client_msg_id"],
-            content=data["content"],
-            ts=now_ms,
-        )
-        reply_to = {k: str(data["reply_to"][k]) for k in ("node", "conn", "request_id")}
+        conversation = parse_conversation(data["conversation"]).text
+        fields = {k: data[k] for k in ("sender", "sender_device", "client_msg_id")}
+        reply_to = {k: data["reply_to"][k] for k in ("node", "conn", "request_id")}
+        content = data["content"]
     except (KeyError, TypeError) as exc:
-        raise BadRequest(f"malformed message.submitted: {exc}") from exc
+        raise BadRequest(f"malformed message.submitted: missing {exc}") from exc
+    if not all(isinstance(v, str) and v for v in (*fields.values(), *reply_to.values())):
+        raise BadRequest("malformed message.submitted: ids must be non-empty strings")
+    if not isinstance(content, dict):
+        raise BadRequest("malformed message.submitted: content must be an object")
+    draft = MessageDraft(
+        conversation=conversation,
+        content=content,
+        ts=now_ms,
+        submission_id=event["id"],
+        **fields,
+    )
     return draft, reply_to
 
 
@@ -55,10 +62,13 @@ class StoreFunction(FunctionBase):
         """Store one submitted message; errors propagate so the bus retries."""
         if event["type"] != catalog.MESSAGE_SUBMITTED:
             raise BadRequest(f"store does not handle {event['type']}")
-        draft, reply_to = read_draft(event.get_data(), int(time.time() * 1000))
-        members = members_of(draft.conversation)
+        draft, reply_to = read_draft(event, int(time.time() * 1000))
+        members_of(draft.conversation)  # a conversation that does not exist stores nothing
         result = await self._ports.messages.append(draft, self._config.dedup_ttl_ms)
         message = result.message
+        # A resend may name another conversation than the stored message (dedup spans all
+        # of a sender's conversations): everything below follows the stored message.
+        members = members_of(message.conversation)
         # Also on a duplicate: a crash may have come between the append and this line.
         await self._ports.conversations.record_message(
             message.conversation, members, message.seq, message.ts

@@ -57,12 +57,12 @@ class SqliteConversationIndex:
 
         await self._db.transaction(upsert)
 
-    async def list_for_user(self, user_id: str, limit: int) -> list[ConversationEntry]:
-        """The user's conversations, newest activity first."""
+    async def list_for_user(self, user_id: str, limit: int | None) -> list[ConversationEntry]:
+        """The user's conversations, newest activity first (all when ``limit`` is None)."""
         rows = await self._db.query(
             "SELECT conversation, last_seq, last_ts, read_seq FROM user_conversations"
             " WHERE user_id = ? ORDER BY last_ts DESC, conversation LIMIT ?",
-            (user_id, limit),
+            (user_id, -1 if limit is None else limit),
         )
         return [_entry(row) for row in rows]
 

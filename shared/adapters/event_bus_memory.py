@@ -21,6 +21,10 @@ class _Subscription:
     handler: EventHandler
     queues: list[asyncio.Queue[CloudEvent]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Partitions whose consumer is inside the handler right now.
+    busy: set[int] = field(default_factory=set)
+    # An event interrupted by a hard stop, handled first when consumers start again.
+    redo: dict[int, CloudEvent] = field(default_factory=dict)
 
 
 class MemoryEventBus:
@@ -35,13 +39,20 @@ class MemoryEventBus:
         partitions: int = 16,
         max_attempts: int = 8,
         backoff_s: float = 0.05,
+        stop_grace_s: float = 10.0,
     ) -> None:
         self._partitions = partitions
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
+        self._stop_grace_s = stop_grace_s
         self._subscriptions: list[_Subscription] = []
         self._started = False
+        self._stopping = False
         self.dead_letters: list[tuple[str, CloudEvent]] = []
+        # Events queued or being handled, across all subscriptions (for ``drain``).
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def subscribe(self, event_type: str, group: str, handler: EventHandler) -> None:
         """Deliver events of ``event_type`` to ``handler`` in order per key, at least once."""
@@ -57,6 +68,8 @@ class MemoryEventBus:
         event_type = event["type"]
         for sub in self._subscriptions:
             if sub.event_type == event_type:
+                self._in_flight += 1
+                self._idle.clear()
                 sub.queues[partition].put_nowait(event)
 
     async def start(self) -> None:
@@ -68,33 +81,56 @@ class MemoryEventBus:
 
     def _start_subscription(self, sub: _Subscription) -> None:
         sub.tasks = [
-            asyncio.create_task(self._consume(sub, queue), name=f"bus:{sub.group}:{i}")
-            for i, queue in enumerate(sub.queues)
+            asyncio.create_task(self._consume(sub, i), name=f"bus:{sub.group}:{i}")
+            for i in range(self._partitions)
         ]
 
     async def stop(self) -> None:
-        """Cancel the consumers; an event being handled is cancelled too and may run again."""
+        """Let events being handled finish (up to the grace period), then stop the consumers.
+
+        An event cut off after the grace period is kept and handled first on the next start.
+        """
         self._started = False
-        tasks = [task for sub in self._subscriptions for task in sub.tasks]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for sub in self._subscriptions:
-            sub.tasks = []
+        self._stopping = True
+        try:
+            busy: list[asyncio.Task[None]] = []
+            for sub in self._subscriptions:
+                for index, task in enumerate(sub.tasks):
+                    if index in sub.busy:
+                        busy.append(task)
+                    else:
+                        task.cancel()
+            if busy:
+                _, late = await asyncio.wait(busy, timeout=self._stop_grace_s)
+                for task in late:
+                    task.cancel()
+            every = [task for sub in self._subscriptions for task in sub.tasks]
+            await asyncio.gather(*every, return_exceptions=True)
+        finally:
+            self._stopping = False
+            for sub in self._subscriptions:
+                sub.tasks = []
 
     async def drain(self) -> None:
-        """Wait until every queued event has been handled (tests and orderly shutdown)."""
-        for sub in self._subscriptions:
-            for queue in sub.queues:
-                await queue.join()
+        """Wait until no event is queued or being handled, including events that handlers
+        publish while draining."""
+        await self._idle.wait()
 
-    async def _consume(self, sub: _Subscription, queue: asyncio.Queue[CloudEvent]) -> None:
-        while True:
-            event = await queue.get()
+    async def _consume(self, sub: _Subscription, index: int) -> None:
+        queue = sub.queues[index]
+        while not self._stopping:
+            event = sub.redo.pop(index) if index in sub.redo else await queue.get()
+            sub.busy.add(index)
             try:
                 await self._handle_with_retries(sub, event)
+            except asyncio.CancelledError:
+                sub.redo[index] = event
+                raise
             finally:
-                queue.task_done()
+                sub.busy.discard(index)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     async def _handle_with_retries(self, sub: _Subscription, event: CloudEvent) -> None:
         for attempt in range(1, self._max_attempts + 1):

@@ -35,6 +35,7 @@ MIGRATIONS = [
         conversation TEXT NOT NULL,
         seq INTEGER NOT NULL,
         expires_ms INTEGER NOT NULL,
+        submission_id TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (sender, client_msg_id)
     ) WITHOUT ROWID
     """,
@@ -75,7 +76,7 @@ class SqliteMessageLog:
 
         def write(conn: sqlite3.Connection) -> AppendResult:
             seen = conn.execute(
-                "SELECT conversation, seq, expires_ms FROM message_dedup"
+                "SELECT conversation, seq, expires_ms, submission_id FROM message_dedup"
                 " WHERE sender = ? AND client_msg_id = ?",
                 (draft.sender, draft.client_msg_id),
             ).fetchone()
@@ -85,7 +86,10 @@ class SqliteMessageLog:
                     (seen["conversation"], seen["seq"]),
                 ).fetchone()
                 if row is not None:
-                    return AppendResult(_message(row), duplicate=True)
+                    redelivery = bool(draft.submission_id) and (
+                        seen["submission_id"] == draft.submission_id
+                    )
+                    return AppendResult(_message(row), duplicate=not redelivery)
             head = conn.execute(
                 "SELECT last_seq FROM conversation_heads WHERE conversation = ?",
                 (draft.conversation,),
@@ -123,14 +127,15 @@ class SqliteMessageLog:
                 (draft.conversation, seq),
             )
             conn.execute(
-                "INSERT OR REPLACE INTO message_dedup"
-                " (sender, client_msg_id, conversation, seq, expires_ms) VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO message_dedup (sender, client_msg_id, conversation,"
+                " seq, expires_ms, submission_id) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     draft.sender,
                     draft.client_msg_id,
                     draft.conversation,
                     seq,
                     draft.ts + dedup_ttl_ms,
+                    draft.submission_id,
                 ),
             )
             return AppendResult(message, duplicate=False)

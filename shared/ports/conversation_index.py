@@ -24,8 +24,8 @@ class ConversationIndex(Protocol):
     ) -> None:
         """Note a stored message for every member (idempotent; ``last_seq`` is a max)."""
 
-    async def list_for_user(self, user_id: str, limit: int) -> list[ConversationEntry]:
-        """The user's conversations, newest activity first."""
+    async def list_for_user(self, user_id: str, limit: int | None) -> list[ConversationEntry]:
+        """The user's conversations, newest activity first; all of them when ``limit`` is None."""
 
     async def get_entries(
         self, user_id: str, conversations: list[str]

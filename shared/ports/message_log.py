@@ -10,7 +10,11 @@ from imfaas.shared.message import Message, MessageDraft
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
-    """The stored message, and whether it was already there (a resend)."""
+    """The stored message, and whether it is a client's resend of a stored one.
+
+    A redelivery of the very submission that stored the message (same ``submission_id``)
+    is not a duplicate: whoever handles it must finish the work the first attempt began.
+    """
 
     message: Message
     duplicate: bool
@@ -26,7 +30,8 @@ class MessageLog(Protocol):
     async def append(self, draft: MessageDraft, dedup_ttl_ms: int) -> AppendResult:
         """Store the draft at the conversation's next seq, unless (sender, client_msg_id) is known.
 
-        A known pair returns the original message with ``duplicate=True`` and writes nothing.
+        A known pair returns the original message and writes nothing; ``duplicate`` is True
+        unless the draft carries the ``submission_id`` that stored it.
         Never overwrites another message at the same seq: raises ``SeqConflict`` instead.
         """
 
