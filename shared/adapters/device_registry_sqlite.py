@@ -114,7 +114,7 @@ class SqliteDeviceRegistry:
         return await self._db.transaction(swap)
 
     async def revoke_device(self, user_id: str, device_id: str) -> list[str]:
-        """Revoke every live family of the device; return their session ids."""
+        """Revoke every unrevoked family of the device; return their session ids."""
 
         def revoke(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(

@@ -35,10 +35,11 @@ MIGRATIONS = [
         conversation TEXT NOT NULL,
         seq INTEGER NOT NULL,
         expires_ms INTEGER NOT NULL,
-        submission_id TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (sender, client_msg_id)
     ) WITHOUT ROWID
     """,
+    # 2: tell a bus redelivery of the storing submission from a client's resend.
+    "ALTER TABLE message_dedup ADD COLUMN submission_id TEXT NOT NULL DEFAULT ''",
 ]
 
 _COLUMNS = (

@@ -57,7 +57,7 @@ class DeviceRegistry(Protocol):
         """
 
     async def revoke_device(self, user_id: str, device_id: str) -> list[str]:
-        """Revoke every live family of the device; return their session ids."""
+        """Revoke every unrevoked family of the device (expired ones too); return their ids."""
 
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""

@@ -1,0 +1,112 @@
+"""Backend parametrization shared by every port's contract suite.
+
+Each suite asks for ``open_port`` and gets one run per backend: ``"embedded"`` always, and
+``"real"`` as well when ``IMFAAS_BACKENDS=real`` (comma-separated, as CI sets it). The real
+backend is opened through ``open_ports`` with the server-backed adapter names; while those
+adapters do not exist, every ``real`` test FAILS with a message saying so: a CI job that asks
+for real backends must never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imfaas.shared.adapter_factory import open_ports
+from imfaas.shared.settings import SettingsError
+from imfaas.shared.testing import make_settings
+
+KNOWN_BACKENDS = ("embedded", "real")
+
+
+def _backends_from_env(value: str) -> list[str]:
+    asked = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(asked) - set(KNOWN_BACKENDS))
+    if unknown:
+        raise pytest.UsageError(
+            f"IMFAAS_BACKENDS={value!r}: unknown backends {unknown}; known: {KNOWN_BACKENDS}"
+        )
+    return ["embedded"] + (["real"] if "real" in asked else [])
+
+
+BACKENDS = _backends_from_env(os.environ.get("IMFAAS_BACKENDS", ""))
+
+# The adapter names the real (server-backed) deployment uses, overridable per CI job.
+REAL_BACKEND_SETTINGS = {
+    "store_backend": os.environ.get("IMFAAS_REAL_STORE_BACKEND", "postgres"),
+    "route_backend": os.environ.get("IMFAAS_REAL_ROUTE_BACKEND", "redis"),
+    "cache_backend": os.environ.get("IMFAAS_REAL_CACHE_BACKEND", "redis"),
+    "bus_backend": os.environ.get("IMFAAS_REAL_BUS_BACKEND", "kafka"),
+}
+
+_SQLITE_PORTS = {"users", "devices", "messages", "conversations"}
+
+
+class PortOpener:
+    """Factory for one backend: ``await open_port("users")`` returns a fresh adapter.
+
+    Durable ports opened again on the same opener share the data dir, so a test can close
+    everything (``await open_port.close()``) and reopen to check what survived.
+    """
+
+    def __init__(self, backend: str, data_dir: Path) -> None:
+        self.backend = backend
+        self.data_dir = data_dir
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def __call__(self, port: str, **options: Any) -> Any:
+        """Open ``port`` (a name from ``PORT_NAMES``); ``options`` tune in-memory adapters."""
+        if self.backend == "real":
+            return await self._open_real(port)
+        if port in _SQLITE_PORTS:
+            ports = await open_ports(make_settings(self.data_dir), [port])
+            self._closers.append(ports.close)
+            return getattr(ports, port)
+        if port == "routes":
+            from imfaas.shared.adapters.route_table_memory import MemoryRouteTable
+
+            return MemoryRouteTable(**options)
+        if port == "cache":
+            from imfaas.shared.adapters.cache_memory import MemoryCache
+
+            return MemoryCache(**options)
+        if port == "bus":
+            from imfaas.shared.adapters.event_bus_memory import MemoryEventBus
+
+            bus = MemoryEventBus(**options)
+            self._closers.append(bus.stop)
+            return bus
+        raise AssertionError(f"no embedded adapter for port {port!r}")
+
+    async def _open_real(self, port: str) -> Any:
+        settings = make_settings(self.data_dir, **REAL_BACKEND_SETTINGS)
+        try:
+            ports = await open_ports(settings, [port])
+        except SettingsError as exc:
+            problem = str(exc)
+        else:
+            self._closers.append(ports.close)
+            return getattr(ports, port)
+        pytest.fail(
+            f"IMFAAS_BACKENDS=real asks for the real-server adapter of port {port!r}, "
+            f"but open_ports cannot build it ({problem}). Implement and register the adapter, "
+            "or run without IMFAAS_BACKENDS=real.",
+            pytrace=False,
+        )
+
+    async def close(self) -> None:
+        """Close every adapter opened so far, newest first."""
+        while self._closers:
+            await self._closers.pop()()
+
+
+@pytest.fixture(params=BACKENDS)
+async def open_port(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[PortOpener]:
+    """A factory of adapters for the backend named by the parameter."""
+    opener = PortOpener(request.param, tmp_path)
+    yield opener
+    await opener.close()

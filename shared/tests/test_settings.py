@@ -1,0 +1,156 @@
+"""Settings: read once from IMFAAS_* variables, validated, frozen."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from imfaas.shared.settings import DEFAULT_FRAME_ROUTES, Settings, SettingsError
+
+
+def test_defaults_without_environment():
+    settings = Settings.from_env({})
+
+    assert settings.store_backend == "sqlite"
+    assert settings.bus_backend == settings.cache_backend == settings.route_backend == "memory"
+    assert settings.max_frame_bytes == 64 * 1024
+    assert settings.max_text_bytes == 16 * 1024
+    assert settings.auth_timeout_s == 10.0
+    assert settings.idle_timeout_s == 60.0
+    assert settings.frame_routes == DEFAULT_FRAME_ROUTES
+    assert settings.function_urls == {}
+
+
+def test_values_are_parsed_to_their_field_types():
+    settings = Settings.from_env(
+        {
+            "IMFAAS_DATA_DIR": "/var/lib/imfaas",
+            "IMFAAS_NODE_ID": "gw-7",
+            "IMFAAS_MAX_FRAME_BYTES": "2048",
+            "IMFAAS_IDLE_TIMEOUT_S": "1.5",
+            "IMFAAS_STORE_BACKEND": "postgres",
+            "IMFAAS_BUS_PARTITIONS": "3",
+        }
+    )
+
+    assert settings.data_dir == Path("/var/lib/imfaas")
+    assert isinstance(settings.data_dir, Path)
+    assert settings.node_id == "gw-7"
+    assert settings.max_frame_bytes == 2048
+    assert isinstance(settings.max_frame_bytes, int)
+    assert settings.idle_timeout_s == 1.5
+    assert settings.store_backend == "postgres"
+    assert settings.bus_partitions == 3
+
+
+def test_unrelated_variables_are_ignored():
+    settings = Settings.from_env({"HOME": "/root", "MAX_FRAME_BYTES": "1"})
+
+    assert settings.max_frame_bytes == 64 * 1024
+
+
+def test_keyword_overrides_win_over_the_environment():
+    settings = Settings.from_env({"IMFAAS_NODE_ID": "from-env"}, node_id="from-code")
+
+    assert settings.node_id == "from-code"
+
+
+def test_from_env_reads_os_environ_by_default(monkeypatch):
+    monkeypatch.setenv("IMFAAS_NODE_ID", "gw-os")
+
+    assert Settings.from_env().node_id == "gw-os"
+
+
+def test_function_urls_come_from_one_variable_per_function():
+    settings = Settings.from_env(
+        {
+            "IMFAAS_FUNCTION_URL_SEND": "http://send.local",
+            "IMFAAS_FUNCTION_URL_HISTORY": "http://history.local",
+            "IMFAAS_FUNCTION_URL_NOPE": "http://ignored.local",
+        }
+    )
+
+    assert settings.function_urls == {
+        "send": "http://send.local",
+        "history": "http://history.local",
+    }
+
+
+def test_frame_routes_are_parsed():
+    settings = Settings.from_env({"IMFAAS_FRAME_ROUTES": " typing = presence ,msg.send=send,, "})
+
+    assert settings.frame_routes == {"typing": "presence", "msg.send": "send"}
+
+
+@pytest.mark.parametrize("value", ["typing", "=presence", "typing=", "a=b,c"])
+def test_bad_frame_routes_raise(value):
+    with pytest.raises(SettingsError, match="frame route"):
+        Settings.from_env({"IMFAAS_FRAME_ROUTES": value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IMFAAS_MAX_FRAME_BYTES", "lots"),
+        ("IMFAAS_MAX_FRAME_BYTES", "2048.5"),
+        ("IMFAAS_MAX_FRAME_BYTES", ""),
+        ("IMFAAS_IDLE_TIMEOUT_S", "soon"),
+        ("IMFAAS_BUS_PARTITIONS", "0x"),
+    ],
+)
+def test_malformed_numbers_raise_settings_error_naming_the_variable(name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"max_frame_bytes": 1023},
+        {"bus_partitions": 0},
+        {"idle_timeout_s": 0},
+        {"auth_timeout_s": -1},
+        {"node_id": "gw:1"},
+    ],
+)
+def test_impossible_values_are_rejected(overrides):
+    with pytest.raises(SettingsError):
+        Settings.from_env({}, **overrides)
+
+
+def test_impossible_values_from_the_environment_are_rejected():
+    with pytest.raises(SettingsError):
+        Settings.from_env({"IMFAAS_MAX_FRAME_BYTES": "100"})
+
+
+def test_settings_error_is_a_value_error():
+    assert issubclass(SettingsError, ValueError)
+
+
+def test_settings_are_frozen():
+    settings = Settings.from_env({})
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.node_id = "changed"  # type: ignore[misc]
+
+
+def test_with_changes_returns_a_validated_copy():
+    settings = Settings.from_env({}, node_id="gw-a")
+
+    changed = settings.with_changes(node_id="gw-b")
+
+    assert changed.node_id == "gw-b"
+    assert settings.node_id == "gw-a"
+    with pytest.raises(SettingsError):
+        settings.with_changes(max_frame_bytes=10)
+
+
+def test_each_settings_object_has_its_own_frame_routes():
+    first, second = Settings.from_env({}), Settings.from_env({})
+
+    first.frame_routes["typing"] = "presence"
+
+    assert "typing" not in second.frame_routes
+    assert "typing" not in DEFAULT_FRAME_ROUTES
