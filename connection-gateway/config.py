@@ -33,6 +33,8 @@ class GatewayConfig:
                 max_frame_bytes=settings.max_frame_bytes,
                 auth_timeout_s=settings.auth_timeout_s,
                 idle_timeout_s=settings.idle_timeout_s,
+                rate_per_s=settings.socket_rate_per_s,
+                rate_burst=settings.socket_rate_burst,
             ),
             max_http_body_bytes=settings.max_http_body_bytes,
             route_ttl_s=settings.route_ttl_s,

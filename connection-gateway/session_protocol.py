@@ -73,6 +73,11 @@ class SessionLimits:
     auth_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     max_pending_while_auth: int = 64
+    # Token bucket per socket: sustained requests per second and the burst allowed on top.
+    rate_per_s: float = 50.0
+    rate_burst: int = 200
+    # A socket that keeps sending after this many refusals in a row is closed with 4429.
+    max_refusals: int = 50
 
 
 def error_frame(code: str, message: str, request_id: str | None = None) -> dict[str, Any]:
@@ -96,6 +101,9 @@ class SessionProtocol:
         self.device_id: str | None = None
         self._pending: list[str] = []
         self._auth_request_id: str | None = None
+        self._tokens = float(limits.rate_burst)
+        self._refilled_at = now
+        self._refusals = 0
 
     # -- input -------------------------------------------------------------------------
 
@@ -121,6 +129,12 @@ class SessionProtocol:
             return [SendFrame(error_frame("bad_request", problem, _readable_id(frame)))]
         assert frame is not None
         request_id, frame_type = frame["id"], frame["type"]
+        if not self._take_token(now):
+            self._refusals += 1
+            if self._refusals > self._limits.max_refusals:
+                return self._close(CLOSE_RATE, "rate limited")
+            return [SendFrame(error_frame("rate_limited", "slow down", request_id))]
+        self._refusals = 0
         if frame_type == "ping":
             return [SendFrame({"type": "pong", "id": request_id})]
         if frame_type == "auth":
@@ -194,6 +208,16 @@ class SessionProtocol:
         self.state = State.CLOSED
 
     # -- internals ---------------------------------------------------------------------
+
+    def _take_token(self, now: float) -> bool:
+        limits = self._limits
+        elapsed = max(0.0, now - self._refilled_at)
+        self._tokens = min(float(limits.rate_burst), self._tokens + elapsed * limits.rate_per_s)
+        self._refilled_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _first_frame(self, frame: dict[str, Any] | None, problem: str | None) -> list[Action]:
         if problem is not None or frame is None or frame.get("type") != "auth":

@@ -78,6 +78,8 @@ class Settings:
     max_client_msg_id_len: int = 128
     auth_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
+    socket_rate_per_s: float = 50.0
+    socket_rate_burst: int = 200
     route_ttl_s: int = 120
     dedup_ttl_days: int = 7
     sync_default_limit: int = 500

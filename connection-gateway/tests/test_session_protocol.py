@@ -458,3 +458,46 @@ def test_after_close_input_yields_no_actions(session):
     assert session.auth_failed("a1", "nope") == []
     assert session.tick(5000.0) == []
     assert session.state is State.CLOSED
+
+
+# -- rate limit (the gateway's own; protocol §5 rate_limited and close 4429) ----------------
+
+
+def rate_limited_session(rate: float, burst: int, max_refusals: int = 3) -> SessionProtocol:
+    limits = SessionLimits(rate_per_s=rate, rate_burst=burst, max_refusals=max_refusals)
+    session = SessionProtocol(limits, lambda t: t == "sync", 0.0)
+    session.receive_text(text({"type": "auth", "id": "a", "token": "t"}), 0.0)
+    session.auth_succeeded("u1", "d1", "a", 0.0)
+    return session
+
+
+def test_a_burst_beyond_the_bucket_gets_rate_limited_with_the_request_id():
+    session = rate_limited_session(rate=1.0, burst=3)
+    for i in range(3):
+        assert session.receive_text(text({"type": "ping", "id": f"p{i}"}), 0.0) == [
+            SendFrame({"type": "pong", "id": f"p{i}"})
+        ]
+    [refused] = session.receive_text(text({"type": "sync", "id": "s"}), 0.0)
+    assert isinstance(refused, SendFrame)
+    assert (refused.frame["code"], refused.frame["id"]) == ("rate_limited", "s")
+    assert session.state is State.OPEN
+
+
+def test_the_bucket_refills_with_time():
+    session = rate_limited_session(rate=2.0, burst=1)
+    assert isinstance(session.receive_text(text({"type": "sync", "id": "1"}), 0.0)[0], Forward)
+    refused = session.receive_text(text({"type": "sync", "id": "2"}), 0.1)[0]
+    assert refused.frame["code"] == "rate_limited"
+    assert isinstance(session.receive_text(text({"type": "sync", "id": "3"}), 0.7)[0], Forward)
+
+
+def test_a_socket_that_ignores_rate_limits_is_closed_4429():
+    session = rate_limited_session(rate=0.001, burst=1, max_refusals=3)
+    session.receive_text(text({"type": "ping", "id": "ok"}), 0.0)
+    for i in range(3):
+        [refused] = session.receive_text(text({"type": "ping", "id": f"x{i}"}), 0.0)
+        assert refused.frame["code"] == "rate_limited"
+    assert session.receive_text(text({"type": "ping", "id": "last"}), 0.0) == [
+        CloseSocket(4429, "rate limited")
+    ]
+    assert session.state is State.CLOSED
