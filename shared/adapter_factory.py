@@ -131,7 +131,8 @@ def _choose(
 
 
 async def _open_durable(settings: Settings, wanted: set[str], ports: Ports) -> None:
-    _choose(settings.store_backend, "store_backend", {"sqlite": lambda: None})
+    _choose(settings.relational_backend, "relational_backend", {"sqlite": lambda: None})
+    _choose(settings.message_backend, "message_backend", {"sqlite": lambda: None})
     from imfaas.shared.adapters.conversation_index_sqlite import SqliteConversationIndex
     from imfaas.shared.adapters.device_registry_sqlite import SqliteDeviceRegistry
     from imfaas.shared.adapters.message_log_sqlite import SqliteMessageLog

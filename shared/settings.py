@@ -57,11 +57,37 @@ class Settings:
     # Where the gateway's sockets are reachable, as told to clients in ``ws_url``.
     public_ws_url: str = ""
     # Adapter choices; the factory fails loudly on names it does not know.
-    store_backend: str = "sqlite"
-    cache_backend: str = "memory"
-    bus_backend: str = "memory"
-    route_backend: str = "memory"
+    # Users, devices, sessions: "sqlite" (embedded) or "postgres".
+    relational_backend: str = "sqlite"
+    # Messages and conversation lists: "sqlite" (embedded) or "scylla" (ScyllaDB/Cassandra).
+    message_backend: str = "sqlite"
+    cache_backend: str = "memory"  # or "redis"
+    bus_backend: str = "memory"  # or "kafka"
+    route_backend: str = "memory"  # or "redis"
     bus_partitions: int = 16
+    # Apply pending schema migrations when a process opens its adapters (dev and tests);
+    # production runs `imfaas migrate` once per release instead.
+    auto_migrate: bool = True
+    # Real backends. A namespace (schema, keyspace, key prefix, topic prefix) lets several
+    # installs or test runs share one server.
+    postgres_dsn: str = "postgresql://imfaas:imfaas@127.0.0.1:55432/imfaas"
+    postgres_schema: str = "public"
+    postgres_pool_size: int = 10
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    redis_prefix: str = "imfaas:"
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_topic_prefix: str = ""
+    cassandra_hosts: str = "127.0.0.1"
+    cassandra_port: int = 59042
+    cassandra_keyspace: str = "imfaas"
+    cassandra_replication: int = 1
+    s3_endpoint: str = "http://127.0.0.1:58333"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = "imfaas"
+    s3_secret_key: str = "imfaas-secret-key"
+    s3_media_bucket: str = "imfaas-media"
+    s3_backup_bucket: str = "imfaas-backups"
+    backend_timeout_s: float = 5.0
     # Tokens. The private key signs (login function only); public keys verify (gateway).
     jwt_private_key_file: str = ""
     jwt_public_keys_dir: str = ""

@@ -13,7 +13,7 @@ from imfaas.shared.settings import DEFAULT_FRAME_ROUTES, Settings, SettingsError
 def test_defaults_without_environment():
     settings = Settings.from_env({})
 
-    assert settings.store_backend == "sqlite"
+    assert settings.relational_backend == settings.message_backend == "sqlite"
     assert settings.bus_backend == settings.cache_backend == settings.route_backend == "memory"
     assert settings.max_frame_bytes == 64 * 1024
     assert settings.max_text_bytes == 16 * 1024
@@ -30,7 +30,7 @@ def test_values_are_parsed_to_their_field_types():
             "IMFAAS_NODE_ID": "gw-7",
             "IMFAAS_MAX_FRAME_BYTES": "2048",
             "IMFAAS_IDLE_TIMEOUT_S": "1.5",
-            "IMFAAS_STORE_BACKEND": "postgres",
+            "IMFAAS_RELATIONAL_BACKEND": "postgres",
             "IMFAAS_BUS_PARTITIONS": "3",
         }
     )
@@ -41,7 +41,7 @@ def test_values_are_parsed_to_their_field_types():
     assert settings.max_frame_bytes == 2048
     assert isinstance(settings.max_frame_bytes, int)
     assert settings.idle_timeout_s == 1.5
-    assert settings.store_backend == "postgres"
+    assert settings.relational_backend == "postgres"
     assert settings.bus_partitions == 3
 
 

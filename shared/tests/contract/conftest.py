@@ -37,7 +37,8 @@ BACKENDS = _backends_from_env(os.environ.get("IMFAAS_BACKENDS", ""))
 
 # The adapter names the real (server-backed) deployment uses, overridable per CI job.
 REAL_BACKEND_SETTINGS = {
-    "store_backend": os.environ.get("IMFAAS_REAL_STORE_BACKEND", "postgres"),
+    "relational_backend": os.environ.get("IMFAAS_REAL_RELATIONAL_BACKEND", "postgres"),
+    "message_backend": os.environ.get("IMFAAS_REAL_MESSAGE_BACKEND", "scylla"),
     "route_backend": os.environ.get("IMFAAS_REAL_ROUTE_BACKEND", "redis"),
     "cache_backend": os.environ.get("IMFAAS_REAL_CACHE_BACKEND", "redis"),
     "bus_backend": os.environ.get("IMFAAS_REAL_BUS_BACKEND", "kafka"),
