@@ -89,26 +89,127 @@ class Ports:
             await self.closers.pop()()
 
 
-_DURABLE = {"users", "devices", "messages", "conversations"}
+_RELATIONAL = ("users", "devices")
+_MESSAGE_STORE = ("messages", "conversations")
 
 
 async def open_ports(settings: Settings, needs: Iterable[str] = PORT_NAMES) -> Ports:
-    """Open and migrate the adapters for the ports in ``needs``, as the settings choose."""
+    """Open (and, with ``auto_migrate``, migrate) the adapters for the ports in ``needs``.
+
+    Ports on the same server share one client (one SQLite file, one PostgreSQL pool, one
+    Redis client, one Cassandra session). Raises ``SettingsError`` for an unknown adapter
+    name and ``BackendUnavailable`` when a server cannot be reached.
+    """
     wanted = set(needs)
     unknown = wanted - set(PORT_NAMES)
     if unknown:
         raise SettingsError(f"unknown ports: {sorted(unknown)}")
+    for setting in ("relational_backend", "message_backend", "route_backend", "cache_backend"):
+        _check_choice(settings, setting)
+    _check_choice(settings, "bus_backend")
     ports = Ports()
-    if wanted & _DURABLE:
-        await _open_durable(settings, wanted & _DURABLE, ports)
+    try:
+        await _open_all(settings, wanted, ports)
+    except BaseException:
+        await ports.close()
+        raise
+    return ports
+
+
+_CHOICES = {
+    "relational_backend": ("sqlite", "postgres"),
+    "message_backend": ("sqlite", "scylla"),
+    "route_backend": ("memory", "redis"),
+    "cache_backend": ("memory", "redis"),
+    "bus_backend": ("memory", "kafka"),
+}
+
+
+def _check_choice(settings: Settings, setting: str) -> None:
+    name = getattr(settings, setting)
+    if name not in _CHOICES[setting]:
+        known = ", ".join(_CHOICES[setting])
+        raise SettingsError(f"{setting}={name!r}; known: {known}")
+
+
+class _Clients:
+    """Lazily opened server clients, shared by the ports of one process."""
+
+    def __init__(self, settings: Settings, ports: Ports) -> None:
+        self._settings = settings
+        self._ports = ports
+        self._opened: dict[str, object] = {}
+
+    async def sqlite(self) -> object:
+        if "sqlite" not in self._opened:
+            from imfaas.shared.adapters.sqlite_database import SqliteDatabase
+
+            db = SqliteDatabase(self._settings.data_dir / "imfaas.sqlite3")
+            await db.open()
+            self._ports.closers.append(db.close)
+            self._opened["sqlite"] = db
+        return self._opened["sqlite"]
+
+    async def postgres(self) -> object:
+        if "postgres" not in self._opened:
+            from imfaas.shared.adapters.postgres_database import PostgresDatabase
+
+            s = self._settings
+            db = PostgresDatabase(
+                s.postgres_dsn, s.postgres_schema, s.postgres_pool_size, s.backend_timeout_s
+            )
+            await db.open()
+            self._ports.closers.append(db.close)
+            self._opened["postgres"] = db
+        return self._opened["postgres"]
+
+    async def cassandra(self) -> object:
+        if "cassandra" not in self._opened:
+            from imfaas.shared.adapters.cassandra_session import CassandraSession
+
+            s = self._settings
+            session = CassandraSession(
+                [h.strip() for h in s.cassandra_hosts.split(",") if h.strip()],
+                s.cassandra_port,
+                s.cassandra_keyspace,
+                s.cassandra_replication,
+                s.backend_timeout_s,
+            )
+            await session.open()
+            self._ports.closers.append(session.close)
+            self._opened["cassandra"] = session
+        return self._opened["cassandra"]
+
+    def redis(self) -> object:
+        if "redis" not in self._opened:
+            from imfaas.shared.adapters.redis_connection import open_redis
+
+            client = open_redis(self._settings.redis_url, self._settings.backend_timeout_s)
+            self._ports.closers.append(client.aclose)
+            self._opened["redis"] = client
+        return self._opened["redis"]
+
+
+async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
+    clients = _Clients(settings, ports)
+    for name in _RELATIONAL:
+        if name in wanted:
+            adapter = await _relational_adapter(settings, clients, name)
+            if settings.auto_migrate:
+                await adapter.migrate()
+            setattr(ports, f"{name}_", adapter)
+    for name in _MESSAGE_STORE:
+        if name in wanted:
+            adapter = await _message_adapter(settings, clients, name)
+            if settings.auto_migrate:
+                await adapter.migrate()
+            setattr(ports, f"{name}_", adapter)
     if "routes" in wanted:
-        ports.routes_ = _choose(
-            settings.route_backend, "route_backend", {"memory": _memory_routes}
-        )()
+        ports.routes_ = _route_table(settings, clients)
     if "cache" in wanted:
-        ports.cache_ = _choose(settings.cache_backend, "cache_backend", {"memory": _memory_cache})()
+        ports.cache_ = _cache(settings, clients)
     if "bus" in wanted:
-        bus = _choose(settings.bus_backend, "bus_backend", {"memory": _memory_bus})(settings)
+        bus = _bus(settings)
         ports.bus_ = bus
         ports.closers.append(bus.stop)
     if "delivery" in wanted:
@@ -119,54 +220,67 @@ async def open_ports(settings: Settings, needs: Iterable[str] = PORT_NAMES) -> P
         )
         ports.delivery_ = delivery
         ports.closers.append(delivery.close)
-    return ports
 
 
-def _choose(
-    name: str, setting: str, choices: dict[str, Callable[..., object]]
-) -> Callable[..., object]:
-    if name not in choices:
-        raise SettingsError(f"{setting}={name!r}; known: {', '.join(sorted(choices))}")
-    return choices[name]
+async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
+    if settings.relational_backend == "postgres":
+        from imfaas.shared.adapters.device_registry_postgres import PostgresDeviceRegistry
+        from imfaas.shared.adapters.user_directory_postgres import PostgresUserDirectory
 
-
-async def _open_durable(settings: Settings, wanted: set[str], ports: Ports) -> None:
-    _choose(settings.relational_backend, "relational_backend", {"sqlite": lambda: None})
-    _choose(settings.message_backend, "message_backend", {"sqlite": lambda: None})
-    from imfaas.shared.adapters.conversation_index_sqlite import SqliteConversationIndex
+        pg_types = {"users": PostgresUserDirectory, "devices": PostgresDeviceRegistry}
+        return pg_types[name](await clients.postgres())
     from imfaas.shared.adapters.device_registry_sqlite import SqliteDeviceRegistry
-    from imfaas.shared.adapters.message_log_sqlite import SqliteMessageLog
-    from imfaas.shared.adapters.sqlite_database import SqliteDatabase
     from imfaas.shared.adapters.user_directory_sqlite import SqliteUserDirectory
 
-    db = SqliteDatabase(settings.data_dir / "imfaas.sqlite3")
-    await db.open()
-    ports.closers.append(db.close)
-    adapters = {
-        "users": SqliteUserDirectory,
-        "devices": SqliteDeviceRegistry,
-        "messages": SqliteMessageLog,
-        "conversations": SqliteConversationIndex,
-    }
-    for name in sorted(wanted):
-        adapter = adapters[name](db)
-        await adapter.migrate()
-        setattr(ports, f"{name}_", adapter)
+    sqlite_types = {"users": SqliteUserDirectory, "devices": SqliteDeviceRegistry}
+    return sqlite_types[name](await clients.sqlite())
 
 
-def _memory_routes() -> RouteTable:
+async def _message_adapter(settings: Settings, clients: _Clients, name: str):
+    if settings.message_backend == "scylla":
+        from imfaas.shared.adapters.conversation_index_scylla import ScyllaConversationIndex
+        from imfaas.shared.adapters.message_log_scylla import ScyllaMessageLog
+
+        cql_types = {"messages": ScyllaMessageLog, "conversations": ScyllaConversationIndex}
+        return cql_types[name](await clients.cassandra())
+    from imfaas.shared.adapters.conversation_index_sqlite import SqliteConversationIndex
+    from imfaas.shared.adapters.message_log_sqlite import SqliteMessageLog
+
+    sqlite_types = {"messages": SqliteMessageLog, "conversations": SqliteConversationIndex}
+    return sqlite_types[name](await clients.sqlite())
+
+
+def _route_table(settings: Settings, clients: _Clients) -> RouteTable:
+    if settings.route_backend == "redis":
+        from imfaas.shared.adapters.route_table_redis import RedisRouteTable
+
+        return RedisRouteTable(clients.redis(), settings.redis_prefix)  # type: ignore[arg-type]
     from imfaas.shared.adapters.route_table_memory import MemoryRouteTable
 
     return MemoryRouteTable()
 
 
-def _memory_cache() -> Cache:
+def _cache(settings: Settings, clients: _Clients) -> Cache:
+    if settings.cache_backend == "redis":
+        from imfaas.shared.adapters.cache_redis import RedisCache
+
+        return RedisCache(clients.redis(), settings.redis_prefix)  # type: ignore[arg-type]
     from imfaas.shared.adapters.cache_memory import MemoryCache
 
     return MemoryCache()
 
 
-def _memory_bus(settings: Settings) -> EventBus:
+def _bus(settings: Settings) -> EventBus:
+    if settings.bus_backend == "kafka":
+        from imfaas.shared.adapters.event_bus_kafka import KafkaEventBus
+
+        return KafkaEventBus(
+            settings.kafka_bootstrap,
+            topic_prefix=settings.kafka_topic_prefix,
+            partitions=settings.bus_partitions,
+            timeout_s=settings.backend_timeout_s,
+            client_id=f"imfaas-{settings.node_id}",
+        )
     from imfaas.shared.adapters.event_bus_memory import MemoryEventBus
 
     return MemoryEventBus(partitions=settings.bus_partitions)

@@ -1,0 +1,85 @@
+"""ConversationIndex on ScyllaDB/Cassandra: one partition per user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imfaas.shared.adapters.cassandra_session import CassandraSession
+from imfaas.shared.ports.conversation_index import ConversationEntry
+
+MIGRATIONS = [
+    """
+    CREATE TABLE IF NOT EXISTS user_conversations (
+        user_id text,
+        conversation text,
+        last_seq bigint,
+        last_ts bigint,
+        read_seq bigint,
+        PRIMARY KEY (user_id, conversation)
+    )
+    """,
+]
+
+
+def _entry(row: Any) -> ConversationEntry:
+    return ConversationEntry(
+        conversation=row.conversation,
+        last_seq=row.last_seq or 0,
+        last_ts=row.last_ts or 0,
+        read_seq=row.read_seq or 0,
+    )
+
+
+class ScyllaConversationIndex:
+    """Rows per (user, conversation); sorted by activity when read (a user's list is small)."""
+
+    def __init__(self, session: CassandraSession) -> None:
+        self._db = session
+
+    async def migrate(self) -> None:
+        """Create or upgrade this adapter's tables."""
+        await self._db.migrate("conversation_index", MIGRATIONS)
+
+    async def record_message(
+        self, conversation: str, members: list[str], seq: int, ts: int
+    ) -> None:
+        """Raise each member's ``last_seq``/``last_ts`` to this message, never lower them.
+
+        One writer per conversation makes read-then-write safe here; a replay of an older
+        message finds a higher ``last_seq`` and writes nothing.
+        """
+        for member in members:
+            rows = await self._db.execute(
+                "SELECT last_seq FROM user_conversations WHERE user_id = ? AND conversation = ?",
+                [member, conversation],
+            )
+            if rows and (rows[0].last_seq or 0) >= seq:
+                continue
+            await self._db.execute(
+                "UPDATE user_conversations SET last_seq = ?, last_ts = ?"
+                " WHERE user_id = ? AND conversation = ?",
+                [seq, ts, member, conversation],
+            )
+
+    async def list_for_user(self, user_id: str, limit: int | None) -> list[ConversationEntry]:
+        """The user's conversations, newest activity first (all when ``limit`` is None)."""
+        rows = await self._db.execute(
+            "SELECT conversation, last_seq, last_ts, read_seq FROM user_conversations"
+            " WHERE user_id = ?",
+            [user_id],
+        )
+        entries = sorted((_entry(row) for row in rows), key=lambda e: (-e.last_ts, e.conversation))
+        return entries if limit is None else entries[:limit]
+
+    async def get_entries(
+        self, user_id: str, conversations: list[str]
+    ) -> dict[str, ConversationEntry]:
+        """The user's entries for the given conversations."""
+        if not conversations:
+            return {}
+        rows = await self._db.execute(
+            "SELECT conversation, last_seq, last_ts, read_seq FROM user_conversations"
+            " WHERE user_id = ? AND conversation IN ?",
+            [user_id, list(conversations)],
+        )
+        return {row.conversation: _entry(row) for row in rows}

@@ -1,0 +1,277 @@
+"""EventBus on Kafka (kafka-python): the CloudEvents Kafka binding in binary mode.
+
+Publishing is idempotent with ``acks=all``; its blocking waits run in worker threads, never on
+the event loop. A subscription is a consumer group member in a thread of its own: it hands
+each record to the async handler, in order per partition, retries with backoff, sends what
+keeps failing to ``<topic>.dlq`` and commits an offset only after its record is done. This is
+what Knative's KafkaSource does in production, so the same code serves as the local
+dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudevents.http import CloudEvent
+from cloudevents.kafka import KafkaMessage, from_binary, to_binary
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from imfaas.events import catalog
+from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.ports.event_bus import EventHandler
+
+log = logging.getLogger("imfaas.bus.kafka")
+
+POLL_TIMEOUT_MS = 200
+
+
+def topic_for(event_type: str, prefix: str) -> str:
+    """The topic of an event type (``imfaas.message.stored`` for ``…message.stored.v1``)."""
+    base = catalog.TOPICS.get(event_type)
+    if base is None:
+        base = event_type.removeprefix(catalog.PREFIX).removesuffix(".v1")
+        base = f"imfaas.{base}"
+    return prefix + base
+
+
+def encode_record(event: CloudEvent, key: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of the binary-mode Kafka record for an event."""
+    message = to_binary(event, key_mapper=lambda _: key)
+    record_key = message.key.encode() if isinstance(message.key, str) else message.key
+    return record_key or key.encode(), message.value, list(message.headers.items())
+
+
+def decode_record(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> CloudEvent:
+    """The CloudEvent carried by a binary-mode Kafka record."""
+    event = from_binary(KafkaMessage(dict(headers), key, value), data_unmarshaller=_json_data)
+    return event
+
+
+def _json_data(value: bytes) -> Any:
+    return json.loads(value) if value else None
+
+
+@dataclass
+class _Subscription:
+    event_type: str
+    group: str
+    handler: EventHandler
+    thread: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class KafkaEventBus:
+    """Publishes to and consumes from Kafka topics named by event type."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic_prefix: str = "",
+        partitions: int = 16,
+        timeout_s: float = 10.0,
+        max_attempts: int = 8,
+        backoff_s: float = 0.2,
+        stop_grace_s: float = 10.0,
+        client_id: str = "imfaas",
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._prefix = topic_prefix
+        self._partitions = partitions
+        self._timeout_s = timeout_s
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._stop_grace_s = stop_grace_s
+        self._client_id = client_id
+        self._producer: KafkaProducer | None = None
+        self._producer_lock = threading.Lock()
+        self._subscriptions: list[_Subscription] = []
+        self._known_topics: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- topics ------------------------------------------------------------------------
+
+    async def ensure_topics(self, event_types: list[str]) -> None:
+        """Create the topics (and dead-letter topics) of these event types if missing."""
+        names = [topic_for(t, self._prefix) for t in event_types]
+        wanted = [n for n in (*names, *(f"{n}.dlq" for n in names)) if n not in self._known_topics]
+        if wanted:
+            await asyncio.to_thread(self._create_topics, wanted)
+
+    def _create_topics(self, names: list[str]) -> None:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self._bootstrap,
+                client_id=f"{self._client_id}-admin",
+                request_timeout_ms=int(self._timeout_s * 1000),
+            )
+        except KafkaError as exc:
+            raise BackendUnavailable(f"kafka: {exc!r}") from exc
+        try:
+            existing = set(admin.list_topics())
+            missing = [n for n in names if n not in existing]
+            if missing:
+                try:
+                    admin.create_topics(
+                        {
+                            n: {"num_partitions": self._partitions, "replication_factor": 1}
+                            for n in missing
+                        },
+                        timeout_ms=int(self._timeout_s * 1000),
+                        wait_for_metadata=True,
+                    )
+                except TopicAlreadyExistsError:
+                    pass  # another process created it first
+            self._known_topics.update(names)
+        except KafkaError as exc:
+            raise BackendUnavailable(f"kafka: {exc!r}") from exc
+        finally:
+            admin.close()
+
+    # -- publishing --------------------------------------------------------------------
+
+    def _require_producer(self) -> KafkaProducer:
+        with self._producer_lock:
+            if self._producer is None:
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    client_id=self._client_id,
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=1,
+                    max_block_ms=int(self._timeout_s * 1000),
+                    request_timeout_ms=int(self._timeout_s * 1000),
+                )
+            return self._producer
+
+    async def publish(self, event: CloudEvent, key: str) -> None:
+        """Send and wait for the broker's ``acks=all``; raise ``BackendUnavailable``."""
+        await self.ensure_topics([event["type"]])
+        topic = topic_for(event["type"], self._prefix)
+        record_key, value, headers = encode_record(event, key)
+
+        def send() -> None:
+            future = self._require_producer().send(
+                topic, value=value, key=record_key, headers=headers
+            )
+            future.get(timeout=self._timeout_s)
+
+        try:
+            await asyncio.to_thread(send)
+        except (KafkaError, TimeoutError) as exc:
+            raise BackendUnavailable(f"kafka: {exc!r}") from exc
+
+    # -- consuming ---------------------------------------------------------------------
+
+    def subscribe(self, event_type: str, group: str, handler: EventHandler) -> None:
+        """Consume the event type's topic as consumer group ``group`` (started by ``start``)."""
+        self._subscriptions.append(_Subscription(event_type, group, handler))
+
+    async def start(self) -> None:
+        """Create the topics and start one consumer thread per subscription."""
+        self._loop = asyncio.get_running_loop()
+        await self.ensure_topics(sorted({s.event_type for s in self._subscriptions}))
+        for sub in self._subscriptions:
+            if sub.thread is None or not sub.thread.is_alive():
+                sub.stop.clear()
+                sub.thread = threading.Thread(
+                    target=self._consume, args=(sub,), name=f"kafka:{sub.group}", daemon=True
+                )
+                sub.thread.start()
+
+    async def stop(self) -> None:
+        """Let each consumer finish its record, leave its group, then close the producer."""
+        for sub in self._subscriptions:
+            sub.stop.set()
+        for sub in self._subscriptions:
+            if sub.thread is not None:
+                await asyncio.to_thread(sub.thread.join, self._stop_grace_s)
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await asyncio.to_thread(producer.close, self._timeout_s)
+
+    def _consume(self, sub: _Subscription) -> None:
+        topic = topic_for(sub.event_type, self._prefix)
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=self._bootstrap,
+            client_id=f"{self._client_id}-{sub.group}",
+            group_id=f"{self._prefix}{sub.group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=100,
+            # The broker's floor is 6 s; short enough that a dead member's partitions move on.
+            session_timeout_ms=10000,
+            heartbeat_interval_ms=2000,
+        )
+        try:
+            while not sub.stop.is_set():
+                batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                for partition, records in batches.items():
+                    for record in records:
+                        if sub.stop.is_set():
+                            # Leave the rest for whoever owns the partition next.
+                            consumer.seek(partition, record.offset)
+                            break
+                        try:
+                            self._handle_record(sub, record)
+                        except _Stopping:
+                            return  # not committed: the next owner handles it again
+                        consumer.commit(
+                            {
+                                TopicPartition(record.topic, record.partition): OffsetAndMetadata(
+                                    record.offset + 1, None, -1
+                                )
+                            }
+                        )
+        except Exception:
+            log.exception("consumer %s stopped on an error", sub.group)
+        finally:
+            consumer.close()
+
+    def _handle_record(self, sub: _Subscription, record: Any) -> None:
+        try:
+            event = decode_record(record.key, record.value, list(record.headers or []))
+        except Exception:
+            log.exception("undecodable record at %s/%s", record.partition, record.offset)
+            self._dead_letter(record, "undecodable")
+            return
+        for attempt in range(1, self._max_attempts + 1):
+            if self._run_handler(sub.handler, event):
+                return
+            if sub.stop.wait(min(30.0, self._backoff_s * 2 ** (attempt - 1))):
+                raise _Stopping()
+        log.error("dead-lettering %s for %s", event["id"], sub.group)
+        self._dead_letter(record, "retries exhausted")
+
+    def _run_handler(self, handler: EventHandler, event: CloudEvent) -> bool:
+        assert self._loop is not None
+        future: Future[object] = asyncio.run_coroutine_threadsafe(_call(handler, event), self._loop)
+        try:
+            future.result()
+            return True
+        except Exception:
+            log.exception("handler failed on %s", event["id"])
+            return False
+
+    def _dead_letter(self, record: Any, reason: str) -> None:
+        headers = [*(record.headers or []), ("imfaas_dlq_reason", reason.encode())]
+        future = self._require_producer().send(
+            f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+        )
+        future.get(timeout=self._timeout_s)
+
+
+class _Stopping(Exception):
+    """Stop was asked while waiting to retry: the record stays uncommitted."""
+
+
+async def _call(handler: EventHandler, event: CloudEvent) -> object:
+    return await handler(event)

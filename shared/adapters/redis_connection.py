@@ -1,0 +1,34 @@
+"""One redis.asyncio client per process, and the mapping of its failures."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from imfaas.shared.errors import BackendUnavailable
+
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def open_redis(url: str, timeout_s: float) -> redis.Redis:
+    """A pooled client; commands time out instead of hanging when Redis is gone."""
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        health_check_interval=30,
+    )
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Turn connection trouble into ``BackendUnavailable``."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise BackendUnavailable(f"redis: {exc!r}") from exc

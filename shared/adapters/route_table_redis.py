@@ -1,0 +1,83 @@
+"""RouteTable on Redis: one hash per user, one field per socket, expiry kept per field."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import redis.asyncio as redis
+
+from imfaas.shared.adapters.redis_connection import redis_errors
+from imfaas.shared.ports.route_table import Route
+
+# Field TTLs (HEXPIRE) need Redis 7.4; the expiry lives in the value instead, the key itself
+# expires with its newest socket, and lookups skip (and prune) fields that are past due.
+
+
+def _field(route: Route) -> str:
+    return f"{route.device_id}|{route.node_id}|{route.conn_id}"
+
+
+class RedisRouteTable:
+    """``<prefix>routes:<user>`` → {device|node|conn: {"platform", "expires"}}."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    def _key(self, user_id: str) -> str:
+        return f"{self._prefix}routes:{user_id}"
+
+    async def add(self, route: Route, ttl_s: int) -> None:
+        """Register a socket."""
+        await self.refresh([route], ttl_s)
+
+    async def remove(self, route: Route) -> None:
+        """Forget a socket."""
+        with redis_errors():
+            await self._redis.hdel(self._key(route.user_id), _field(route))
+
+    async def refresh(self, routes: list[Route], ttl_s: int) -> None:
+        """Write every route with a new expiry, in one pipeline round trip."""
+        if not routes:
+            return
+        expires = time.time() + ttl_s
+        pipe = self._redis.pipeline(transaction=False)
+        for route in routes:
+            key = self._key(route.user_id)
+            value = json.dumps({"platform": route.platform, "expires": expires})
+            pipe.hset(key, _field(route), value)
+            # Every writer uses the same TTL, so the newest write always sets the longest.
+            pipe.expire(key, ttl_s + 1)
+        with redis_errors():
+            await pipe.execute()
+
+    async def lookup(self, user_ids: list[str]) -> dict[str, list[Route]]:
+        """Live routes per user (one pipeline for all users)."""
+        if not user_ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.hgetall(self._key(user_id))
+        with redis_errors():
+            results = await pipe.execute()
+        now = time.time()
+        found: dict[str, list[Route]] = {}
+        stale: list[tuple[str, str]] = []
+        for user_id, fields in zip(user_ids, results, strict=True):
+            for name, raw in fields.items():
+                value = json.loads(raw)
+                if value["expires"] <= now:
+                    stale.append((user_id, name))
+                    continue
+                device_id, node_id, conn_id = name.split("|", 2)
+                found.setdefault(user_id, []).append(
+                    Route(user_id, device_id, node_id, conn_id, value["platform"])
+                )
+        if stale:
+            prune = self._redis.pipeline(transaction=False)
+            for user_id, name in stale:
+                prune.hdel(self._key(user_id), name)
+            with redis_errors():
+                await prune.execute()
+        return found
