@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import threading
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,9 @@ def encode_record(event: CloudEvent, key: str) -> tuple[bytes, bytes, list[tuple
 def decode_record(key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]) -> CloudEvent:
     """The CloudEvent carried by a binary-mode Kafka record."""
     event = from_binary(KafkaMessage(dict(headers), key, value), data_unmarshaller=_json_data)
+    # The binding copies the record key into a "partitionkey" attribute; the key is transport
+    # detail here (we key by conversation or user), so the event comes back as it was sent.
+    event._attributes.pop("partitionkey", None)
     return event
 
 
@@ -66,6 +69,8 @@ class _Subscription:
     handler: EventHandler
     thread: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    # The handler call in progress, cancelled when a stop outlasts its grace period.
+    current: Future[object] | None = None
 
 
 class KafkaEventBus:
@@ -95,6 +100,9 @@ class KafkaEventBus:
         self._subscriptions: list[_Subscription] = []
         self._known_topics: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # What this process sent to a dead-letter topic (the topic is the durable record).
+        self.dead_letters: list[tuple[str, CloudEvent]] = []
+        self._starting: set[asyncio.Task[None]] = set()
 
     # -- topics ------------------------------------------------------------------------
 
@@ -171,31 +179,79 @@ class KafkaEventBus:
     # -- consuming ---------------------------------------------------------------------
 
     def subscribe(self, event_type: str, group: str, handler: EventHandler) -> None:
-        """Consume the event type's topic as consumer group ``group`` (started by ``start``)."""
-        self._subscriptions.append(_Subscription(event_type, group, handler))
+        """Consume the event type's topic as consumer group ``group``: from ``start`` on, or
+        right away when the bus has started already."""
+        sub = _Subscription(event_type, group, handler)
+        self._subscriptions.append(sub)
+        if self._loop is not None:
+            task = self._loop.create_task(self._start_consumer(sub))
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
 
     async def start(self) -> None:
         """Create the topics and start one consumer thread per subscription."""
         self._loop = asyncio.get_running_loop()
-        await self.ensure_topics(sorted({s.event_type for s in self._subscriptions}))
         for sub in self._subscriptions:
-            if sub.thread is None or not sub.thread.is_alive():
-                sub.stop.clear()
-                sub.thread = threading.Thread(
-                    target=self._consume, args=(sub,), name=f"kafka:{sub.group}", daemon=True
-                )
-                sub.thread.start()
+            await self._start_consumer(sub)
+
+    async def _start_consumer(self, sub: _Subscription) -> None:
+        await self.ensure_topics([sub.event_type])
+        if sub.thread is None or not sub.thread.is_alive():
+            sub.stop.clear()
+            sub.thread = threading.Thread(
+                target=self._consume, args=(sub,), name=f"kafka:{sub.group}", daemon=True
+            )
+            sub.thread.start()
 
     async def stop(self) -> None:
-        """Let each consumer finish its record, leave its group, then close the producer."""
+        """Let each consumer finish its record (up to the grace period; then the handler is
+        cancelled and the record stays uncommitted), leave its group, close the producer."""
+        self._loop = None
         for sub in self._subscriptions:
             sub.stop.set()
         for sub in self._subscriptions:
-            if sub.thread is not None:
-                await asyncio.to_thread(sub.thread.join, self._stop_grace_s)
+            if sub.thread is None:
+                continue
+            await asyncio.to_thread(sub.thread.join, self._stop_grace_s)
+            if sub.thread.is_alive() and sub.current is not None:
+                sub.current.cancel()
+                await asyncio.to_thread(sub.thread.join, self._timeout_s)
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await asyncio.to_thread(producer.close, self._timeout_s)
+
+    async def drain(self, timeout_s: float = 60.0) -> None:
+        """Wait until every subscription has committed everything in its topic so far,
+        including what handlers published while draining (checked twice in a row)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        quiet = 0
+        while quiet < 2:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("kafka consumers did not catch up")
+            lag = await asyncio.to_thread(self._lag)
+            quiet = quiet + 1 if lag == 0 else 0
+            await asyncio.sleep(0.05)
+
+    def _lag(self) -> int:
+        """Records in subscribed topics that their group has not committed yet."""
+        admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="imfaas-drain")
+        probe = KafkaConsumer(bootstrap_servers=self._bootstrap, client_id="imfaas-drain")
+        try:
+            lag = 0
+            for sub in self._subscriptions:
+                topic = topic_for(sub.event_type, self._prefix)
+                parts = probe.partitions_for_topic(topic) or set()
+                tps = [TopicPartition(topic, p) for p in parts]
+                ends = probe.end_offsets(tps)
+                group = f"{self._prefix}{sub.group}"
+                committed = admin.list_group_offsets(group).get(group, {})
+                for tp in tps:
+                    done = committed.get(tp)
+                    lag += ends.get(tp, 0) - (done.offset if done is not None else 0)
+            return lag
+        finally:
+            probe.close()
+            admin.close()
 
     def _consume(self, sub: _Subscription) -> None:
         topic = topic_for(sub.event_type, self._prefix)
@@ -244,22 +300,30 @@ class KafkaEventBus:
             self._dead_letter(record, "undecodable")
             return
         for attempt in range(1, self._max_attempts + 1):
-            if self._run_handler(sub.handler, event):
+            if self._run_handler(sub, event):
                 return
             if sub.stop.wait(min(30.0, self._backoff_s * 2 ** (attempt - 1))):
                 raise _Stopping()
         log.error("dead-lettering %s for %s", event["id"], sub.group)
         self._dead_letter(record, "retries exhausted")
+        self.dead_letters.append((sub.group, event))
 
-    def _run_handler(self, handler: EventHandler, event: CloudEvent) -> bool:
-        assert self._loop is not None
-        future: Future[object] = asyncio.run_coroutine_threadsafe(_call(handler, event), self._loop)
+    def _run_handler(self, sub: _Subscription, event: CloudEvent) -> bool:
+        loop = self._loop
+        if loop is None:
+            raise _Stopping()
+        future = asyncio.run_coroutine_threadsafe(_call(sub.handler, event), loop)
+        sub.current = future
         try:
             future.result()
             return True
+        except CancelledError as exc:
+            raise _Stopping() from exc
         except Exception:
             log.exception("handler failed on %s", event["id"])
             return False
+        finally:
+            sub.current = None
 
     def _dead_letter(self, record: Any, reason: str) -> None:
         headers = [*(record.headers or []), ("imfaas_dlq_reason", reason.encode())]

@@ -35,3 +35,7 @@ class EventBus(EventPublisher, Protocol):
 
     async def stop(self) -> None:
         """Stop after the events being handled finish."""
+
+    async def drain(self) -> None:
+        """Wait until every event published so far (and what handlers publish meanwhile)
+        has been handled by every subscription of this process."""
