@@ -9,8 +9,8 @@
 #
 # Jars:    $IMFAAS_INFRA_HOME/dist/cassandra-<version>/lib
 # Runtime: $IMFAAS_INFRA_RUN/cassandra/{conf,data,log,pid}; data is kept across stop/start.
-# Listens on 127.0.0.1 only: CQL on IMFAAS_CASSANDRA_PORT (59042), storage on IMFAAS_CASSANDRA_STORAGE_PORT
-# (57000); no JMX port. Config: infra/cassandra/{cassandra.yaml,logback.xml,jvm.options}.
+# Listens on 127.0.0.1 only: CQL on IMFAAS_CASSANDRA_PORT (29042), storage on IMFAAS_CASSANDRA_STORAGE_PORT
+# (27000); no JMX port. Config: infra/cassandra/{cassandra.yaml,logback.xml,jvm.options}.
 #
 # Optional: IMFAAS_CASSANDRA_JAVA (a java binary, Java 11 or 17), IMFAAS_CASSANDRA_PYTHON (a python with
 # cassandra-driver, for the readiness check; default python3), IMFAAS_CASSANDRA_COMMITLOG_SYNC

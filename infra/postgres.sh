@@ -9,9 +9,9 @@
 #
 # Does NOT use the Debian cluster service (pg_ctlcluster/systemd). The cluster lives in
 # $IMFAAS_INFRA_RUN/postgres/data, owned by the `postgres` OS user when run as root, listens on
-# 127.0.0.1:$IMFAAS_POSTGRES_PORT (55432) with trust auth, unix socket in
+# 127.0.0.1:$IMFAAS_POSTGRES_PORT (25432) with trust auth, unix socket in
 # $IMFAAS_INFRA_RUN/postgres/sock. Role imfaas/imfaas (LOGIN CREATEDB) owns databases
-# `imfaas` and `imfaas_test`. DSN: postgresql://imfaas:imfaas@127.0.0.1:55432/imfaas
+# `imfaas` and `imfaas_test`. DSN: postgresql://imfaas:imfaas@127.0.0.1:25432/imfaas
 # To start from scratch: stop, then rm -rf "$IMFAAS_INFRA_RUN/postgres".
 
 PG_MAJOR=15               # Debian 12 (bookworm) ships PostgreSQL 15

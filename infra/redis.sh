@@ -8,9 +8,9 @@
 #   infra/redis.sh stop      redis-cli shutdown nosave, then wait for the pid to go
 #
 # Does NOT use the Debian redis-server service (whether it runs or not does not matter): our
-# own instance listens on 127.0.0.1:$IMFAAS_REDIS_PORT (56379), no persistence at all
+# own instance listens on 127.0.0.1:$IMFAAS_REDIS_PORT (26379), no persistence at all
 # (appendonly no, save "": Redis holds only rebuildable state). Config, pid, log and dir are
-# under $IMFAAS_INFRA_RUN/redis. URL: redis://127.0.0.1:56379/0
+# under $IMFAAS_INFRA_RUN/redis. URL: redis://127.0.0.1:26379/0
 
 REDIS_MAJOR=7             # Debian 12 (bookworm) ships Redis 7.0
 REDIS_STOP_SECONDS=30     # after `shutdown nosave`, then SIGTERM/SIGKILL

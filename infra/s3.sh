@@ -8,7 +8,7 @@
 #   infra/s3.sh status    exit 0 only when it answers (same probe as wait)
 #   infra/s3.sh stop      SIGTERM (then SIGKILL), data kept
 #
-# Endpoint http://127.0.0.1:58333, path-style, region us-east-1, SigV4 (V2 also accepted).
+# Endpoint http://127.0.0.1:28333, path-style, region us-east-1, SigV4 (V2 also accepted).
 # Credentials: IMFAAS_S3_ACCESS_KEY (imfaas) / IMFAAS_S3_SECRET_KEY (imfaas-secret-key).
 # S3Proxy checks header signatures (403 SignatureDoesNotMatch / InvalidAccessKeyId), clock skew
 # (403 RequestTimeTooSkewed), presigned-URL signatures, signed headers and expiry (403), and

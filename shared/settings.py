@@ -70,18 +70,18 @@ class Settings:
     auto_migrate: bool = True
     # Real backends. A namespace (schema, keyspace, key prefix, topic prefix) lets several
     # installs or test runs share one server.
-    postgres_dsn: str = "postgresql://imfaas:imfaas@127.0.0.1:55432/imfaas"
+    postgres_dsn: str = "postgresql://imfaas:imfaas@127.0.0.1:25432/imfaas"
     postgres_schema: str = "public"
     postgres_pool_size: int = 10
-    redis_url: str = "redis://127.0.0.1:56379/0"
+    redis_url: str = "redis://127.0.0.1:26379/0"
     redis_prefix: str = "imfaas:"
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:29092"
     kafka_topic_prefix: str = ""
     cassandra_hosts: str = "127.0.0.1"
-    cassandra_port: int = 59042
+    cassandra_port: int = 29042
     cassandra_keyspace: str = "imfaas"
     cassandra_replication: int = 1
-    s3_endpoint: str = "http://127.0.0.1:58333"
+    s3_endpoint: str = "http://127.0.0.1:28333"
     s3_region: str = "us-east-1"
     s3_access_key: str = "imfaas"
     s3_secret_key: str = "imfaas-secret-key"

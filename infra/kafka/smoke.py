@@ -14,7 +14,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-BS = "127.0.0.1:%s" % os.environ.get("IMFAAS_KAFKA_PORT", "59092")
+BS = "127.0.0.1:%s" % os.environ.get("IMFAAS_KAFKA_PORT", "29092")
 TOPIC = "imfaas-infra-smoke"
 GROUP = "imfaas-infra-smoke-group"
 N = 100

@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-PORT = int(os.environ.get("IMFAAS_S3_PORT", "58333"))
+PORT = int(os.environ.get("IMFAAS_S3_PORT", "28333"))
 ENDPOINT = f"http://127.0.0.1:{PORT}"
 ACCESS = os.environ.get("IMFAAS_S3_ACCESS_KEY", "imfaas")
 SECRET = os.environ.get("IMFAAS_S3_SECRET_KEY", "imfaas-secret-key")

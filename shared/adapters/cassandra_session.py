@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException, OperationTimedOut
-from cassandra.cluster import Cluster, NoHostAvailable, ResponseFuture, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    ResponseFuture,
+    Session,
+)
 from cassandra.policies import RoundRobinPolicy
 from cassandra.query import PreparedStatement
 
@@ -48,19 +55,22 @@ class CassandraSession:
             raise BackendUnavailable(f"cassandra: {exc!r}") from exc
 
     def _connect(self) -> None:
+        profile = ExecutionProfile(
+            load_balancing_policy=RoundRobinPolicy(),
+            consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+            serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+            request_timeout=self._timeout_s,
+        )
         self._cluster = Cluster(
             self._hosts,
             port=self._port,
             protocol_version=4,
-            load_balancing_policy=RoundRobinPolicy(),
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             connect_timeout=self._timeout_s,
         )
         session = self._cluster.connect()
-        session.default_timeout = self._timeout_s
         # Our reads are bounded by LIMIT or by one user's conversations: no paging.
         session.default_fetch_size = None
-        session.default_consistency_level = ConsistencyLevel.LOCAL_QUORUM
-        session.default_serial_consistency_level = ConsistencyLevel.LOCAL_SERIAL
         session.execute(
             f"CREATE KEYSPACE IF NOT EXISTS {self.keyspace} WITH replication ="
             f" {{'class': 'SimpleStrategy', 'replication_factor': {self._replication}}}"
@@ -80,10 +90,14 @@ class CassandraSession:
         session = self._require()
         statement = self._prepared.get(cql)
         if statement is None:
-            statement = await self._run(session.prepare_async(cql))
+            # The driver has no async prepare; each statement is prepared once per process.
+            try:
+                statement = await asyncio.to_thread(session.prepare, cql)
+            except UNAVAILABLE as exc:
+                raise BackendUnavailable(f"cassandra: {exc!r}") from exc
             self._prepared[cql] = statement
         result = await self._run(session.execute_async(statement, list(params)))
-        return list(result)
+        return list(result or [])
 
     async def execute_raw(self, cql: str) -> None:
         """Run a schema statement (not prepared)."""

@@ -37,6 +37,7 @@ MIGRATIONS = [
         content text,
         recalled boolean,
         edited boolean,
+        submission_id text,
         PRIMARY KEY ((conversation, bucket), seq)
     ) WITH CLUSTERING ORDER BY (seq DESC);
     CREATE TABLE IF NOT EXISTS conversation_heads (
@@ -49,6 +50,7 @@ MIGRATIONS = [
         conversation text,
         seq bigint,
         submission_id text,
+        expires_ms bigint,
         PRIMARY KEY ((sender, client_msg_id))
     )
     """,
@@ -107,11 +109,13 @@ class ScyllaMessageLog:
         the redelivered submission finds its own message again instead of storing it twice.
         """
         seen = await self._db.execute(
-            "SELECT conversation, seq, submission_id FROM message_dedup"
+            "SELECT conversation, seq, submission_id, expires_ms FROM message_dedup"
             " WHERE sender = ? AND client_msg_id = ?",
             [draft.sender, draft.client_msg_id],
         )
-        if seen:
+        # The dedup window is measured in message time, like the embedded log's; the row's
+        # TTL only cleans up after it.
+        if seen and (seen[0].expires_ms or 0) > draft.ts:
             stored = await self._get(seen[0].conversation, seen[0].seq)
             if stored is not None and _same_submission(stored, draft):
                 redelivery = bool(draft.submission_id) and (
@@ -123,27 +127,31 @@ class ScyllaMessageLog:
             await self._remember(draft, seq, dedup_ttl_ms)
             claimed = await self._claim(draft, seq)
             if claimed is not None:
-                await self._advance_head(draft.conversation, claimed.seq)
-                return AppendResult(claimed, duplicate=False)
+                await self._advance_head(draft.conversation, claimed.message.seq)
+                return claimed
             seq += 1  # the head was stale and that seq is taken: the next one may be free
         raise SeqConflict(f"{draft.conversation}: no free seq within {MAX_PROBES} of head")
 
     async def _remember(self, draft: MessageDraft, seq: int, dedup_ttl_ms: int) -> None:
         await self._db.execute(
-            "INSERT INTO message_dedup (sender, client_msg_id, conversation, seq, submission_id)"
-            " VALUES (?, ?, ?, ?, ?) USING TTL ?",
+            "INSERT INTO message_dedup"
+            " (sender, client_msg_id, conversation, seq, submission_id, expires_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?) USING TTL ?",
             [
                 draft.sender,
                 draft.client_msg_id,
                 draft.conversation,
                 seq,
                 draft.submission_id,
-                max(1, dedup_ttl_ms // 1000),
+                draft.ts + dedup_ttl_ms,
+                max(1, dedup_ttl_ms // 1000) + 3600,
             ],
         )
 
-    async def _claim(self, draft: MessageDraft, seq: int) -> Message | None:
-        """Write the message at ``seq`` unless taken; our own earlier write counts as ours."""
+    async def _claim(self, draft: MessageDraft, seq: int) -> AppendResult | None:
+        """Write the message at ``seq`` unless taken (None). The same (sender, client_msg_id)
+        already there is this submission's own earlier write when the submission ids match
+        (finish it), else a concurrent resend (a duplicate)."""
         message = Message(
             conversation=draft.conversation,
             seq=seq,
@@ -155,8 +163,8 @@ class ScyllaMessageLog:
             content=draft.content,
         )
         rows = await self._db.execute(
-            f"INSERT INTO messages ({_COLUMNS}, bucket)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, false, false, ?) IF NOT EXISTS",
+            f"INSERT INTO messages ({_COLUMNS}, bucket, submission_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, false, false, ?, ?) IF NOT EXISTS",
             [
                 message.conversation,
                 message.seq,
@@ -167,12 +175,17 @@ class ScyllaMessageLog:
                 message.ts,
                 json.dumps(message.content, separators=(",", ":")),
                 bucket_of(seq),
+                draft.submission_id,
             ],
         )
-        if rows[0].applied:
-            return message
-        existing = _message(rows[0])
-        return existing if _same_submission(existing, draft) else None
+        row = rows[0]
+        if row.applied:
+            return AppendResult(message, duplicate=False)
+        existing = _message(row)
+        if not _same_submission(existing, draft):
+            return None
+        own = bool(draft.submission_id) and row.submission_id == draft.submission_id
+        return AppendResult(existing, duplicate=not own)
 
     async def _advance_head(self, conversation: str, seq: int) -> None:
         # Single writer per conversation: a plain write is enough, and a stale writer that
