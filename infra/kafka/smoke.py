@@ -1,11 +1,12 @@
 """Smoke check of the broker started by infra/kafka.sh, with kafka-python 3.x.
 
-    python infra/kafka/smoke.py produce   # create topic (4 partitions), 100 keyed msgs, consume + commit
+    python infra/kafka/smoke.py produce   # topic of 4 partitions, 100 keyed msgs, consume, commit
     infra/kafka.sh stop && infra/kafka.sh start && infra/kafka.sh wait
     python infra/kafka/smoke.py verify    # topic and committed offsets survived the restart
 
 Not a pytest module (no test_ prefix): it exercises the infra script, not imfaas.
 """
+
 import collections
 import os
 import sys
@@ -14,7 +15,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 
-BS = "127.0.0.1:%s" % os.environ.get("IMFAAS_KAFKA_PORT", "29092")
+BS = "127.0.0.1:{}".format(os.environ.get("IMFAAS_KAFKA_PORT", "29092"))
 TOPIC = "imfaas-infra-smoke"
 GROUP = "imfaas-infra-smoke-group"
 N = 100
@@ -22,8 +23,14 @@ N = 100
 
 def consume(expect, timeout_s=30.0):
     consumer = KafkaConsumer(
-        TOPIC, bootstrap_servers=BS, group_id=GROUP, enable_auto_commit=False,
-        auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000)
+        TOPIC,
+        bootstrap_servers=BS,
+        group_id=GROUP,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
     got, deadline = [], time.time() + timeout_s
     while time.time() < deadline and len(got) < expect:
         for tp, recs in consumer.poll(timeout_ms=500).items():
@@ -45,7 +52,9 @@ def producer():
 
 def produce():
     admin = KafkaAdminClient(bootstrap_servers=BS)
-    admin.create_topics({TOPIC: {"num_partitions": 4, "replication_factor": 1}}, wait_for_metadata=True)
+    admin.create_topics(
+        {TOPIC: {"num_partitions": 4, "replication_factor": 1}}, wait_for_metadata=True
+    )
     assert len(admin.describe_topics([TOPIC])[0]["partitions"]) == 4
     admin.close()
     prod = producer()
@@ -63,7 +72,7 @@ def produce():
     for key, values in by_key.items():
         assert values == sorted(values), (key, values)
         assert len(parts[key]) == 1, (key, parts[key])
-    print("produce OK: %d messages, %d keys in order" % (N, len(by_key)))
+    print(f"produce OK: {N} messages, {len(by_key)} keys in order")
 
 
 def verify():
@@ -79,7 +88,7 @@ def verify():
     prod.send(TOPIC, key=b"k0", value=b"after-restart").get(timeout=10)
     prod.close()
     assert [g[3] for g in consume(1)] == ["after-restart"]
-    print("verify OK: topic and %d committed offsets survived the restart" % committed)
+    print(f"verify OK: topic and {committed} committed offsets survived the restart")
 
 
 if __name__ == "__main__":
