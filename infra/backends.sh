@@ -18,13 +18,29 @@ if [ -n "${IMFAAS_PYTHON:-}" ]; then
   export IMFAAS_S3_PYTHON=${IMFAAS_S3_PYTHON:-$IMFAAS_PYTHON}
 fi
 
+# The Java servers (Kafka, Cassandra, S3Proxy) are fetched with Maven and run on Java 17.
+ensure_toolchain() {
+  # shellcheck source=infra/lib.sh
+  . "$here/lib.sh"
+  INFRA_NAME=backends
+  command -v java >/dev/null 2>&1 || infra_apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null 2>&1 || infra_apt_install maven
+}
+
 case "$cmd" in
-  install|wait|status|stop)
+  install)
+    ensure_toolchain
+    status=0
+    for name in "${names[@]}"; do bash "$here/$name.sh" install || status=1; done
+    exit "$status"
+    ;;
+  wait|status|stop)
     status=0
     for name in "${names[@]}"; do bash "$here/$name.sh" "$cmd" || status=1; done
     exit "$status"
     ;;
   start)
+    ensure_toolchain
     # Start everything first (they boot in parallel), then wait for each.
     for name in "${names[@]}"; do bash "$here/$name.sh" start; done
     for name in "${names[@]}"; do bash "$here/$name.sh" wait; done
