@@ -22,6 +22,8 @@ class GatewayConfig:
     public_keys_dir: Path
     jwt_issuer: str
     internal_token: str
+    delivery_url: str
+    node_ttl_s: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GatewayConfig:
@@ -42,4 +44,6 @@ class GatewayConfig:
             public_keys_dir=Path(settings.jwt_public_keys_dir or settings.data_dir / "keys"),
             jwt_issuer=settings.jwt_issuer,
             internal_token=settings.internal_token,
+            delivery_url=settings.gateway_delivery_url,
+            node_ttl_s=settings.node_ttl_s,
         )

@@ -37,6 +37,7 @@ from imfaas.shared.access_tokens import AccessClaims, TokenVerifier, revocation_
 from imfaas.shared.errors import BackendUnavailable, ImfaasError, Unauthorized
 from imfaas.shared.function_runtime import client_error
 from imfaas.shared.ports.cache import Cache
+from imfaas.shared.ports.node_registry import GatewayNode, NodeRegistry
 from imfaas.shared.ports.route_table import Route, RouteTable
 
 log = logging.getLogger("imfaas.gateway")
@@ -74,8 +75,10 @@ class Gateway:
         cache: Cache,
         routes: RouteTable,
         invoker: FunctionInvoker,
+        nodes: NodeRegistry | None = None,
     ) -> None:
         self.config = config
+        self._nodes = nodes
         self._verifier = verifier
         self._cache = cache
         self._routes = routes
@@ -105,11 +108,37 @@ class Gateway:
             asyncio.create_task(self._tick_sessions(), name="gateway:ticks"),
             asyncio.create_task(self._refresh_routes(), name="gateway:routes"),
         ]
+        if self._nodes is not None:
+            self._background.append(
+                asyncio.create_task(self._announce_node(), name="gateway:announce")
+            )
+
+    def node(self) -> GatewayNode:
+        """How this node announces itself to logins and to fanout."""
+        return GatewayNode(self.config.node_id, self.public_ws_url, self.config.delivery_url or "")
+
+    async def announce(self) -> None:
+        """Tell the registry this node is live (once its public URL is known)."""
+        if self._nodes is None or not self.public_ws_url:
+            return
+        try:
+            await self._nodes.announce(self.node(), self.config.node_ttl_s)
+        except BackendUnavailable as exc:
+            log.warning("node announce failed: %s", exc)
+
+    async def _announce_node(self) -> None:
+        while True:
+            await self.announce()
+            await asyncio.sleep(max(0.5, self.config.node_ttl_s / 3))
 
     async def _on_shutdown(self, app: web.Application) -> None:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        # Drain: first leave the registry so logins and fanout stop choosing this node.
+        if self._nodes is not None:
+            with contextlib.suppress(BackendUnavailable):
+                await self._nodes.withdraw(self.config.node_id)
         # 1012 tells clients to reconnect after a short random delay and sync.
         await asyncio.gather(
             *(

@@ -82,6 +82,7 @@ class EmbeddedRuntime:
             ports.cache,
             ports.routes,
             InProcessInvoker(self.functions),
+            ports.nodes,
         )
         self._delivery.attach(config.node_id, self.gateway.deliver_batch)
         self._runner = web.AppRunner(self.gateway.build_app(), handle_signals=False)
@@ -92,6 +93,7 @@ class EmbeddedRuntime:
         address = RunningAddress(host, bound_port)
         if not self.gateway.public_ws_url:
             self.gateway.public_ws_url = address.ws_url
+        await self.gateway.announce()
         return address
 
     def _subscribe(self, event_type: str, function_name: str) -> None:

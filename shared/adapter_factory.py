@@ -11,6 +11,7 @@ from imfaas.shared.ports.delivery import Delivery
 from imfaas.shared.ports.device_registry import DeviceRegistry
 from imfaas.shared.ports.event_bus import EventBus, EventPublisher
 from imfaas.shared.ports.message_log import MessageLog
+from imfaas.shared.ports.node_registry import NodeRegistry
 from imfaas.shared.ports.route_table import RouteTable
 from imfaas.shared.ports.user_directory import UserDirectory
 from imfaas.shared.settings import Settings, SettingsError
@@ -24,6 +25,7 @@ PORT_NAMES = (
     "cache",
     "bus",
     "delivery",
+    "nodes",
 )
 
 
@@ -43,6 +45,7 @@ class Ports:
     cache_: Cache | None = None
     bus_: EventBus | EventPublisher | None = None
     delivery_: Delivery | None = None
+    nodes_: NodeRegistry | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def _get(self, name: str) -> object:
@@ -82,6 +85,10 @@ class Ports:
     @property
     def delivery(self) -> Delivery:
         return self._get("delivery")  # type: ignore[return-value]
+
+    @property
+    def nodes(self) -> NodeRegistry:
+        return self._get("nodes")  # type: ignore[return-value]
 
     async def close(self) -> None:
         """Close every adapter opened, in reverse order."""
@@ -208,6 +215,8 @@ async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
         ports.routes_ = _route_table(settings, clients)
     if "cache" in wanted:
         ports.cache_ = _cache(settings, clients)
+    if "nodes" in wanted or "delivery" in wanted:
+        ports.nodes_ = _node_registry(settings, clients)
     if "bus" in wanted:
         bus = _bus(settings)
         ports.bus_ = bus
@@ -216,7 +225,10 @@ async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
         from imfaas.shared.adapters.delivery_http import HttpDelivery
 
         delivery = HttpDelivery(
-            settings.delivery_url_template, settings.internal_token, settings.function_timeout_s
+            ports.nodes,
+            settings.delivery_url_template,
+            settings.internal_token,
+            settings.function_timeout_s,
         )
         ports.delivery_ = delivery
         ports.closers.append(delivery.close)
@@ -258,6 +270,17 @@ def _route_table(settings: Settings, clients: _Clients) -> RouteTable:
     from imfaas.shared.adapters.route_table_memory import MemoryRouteTable
 
     return MemoryRouteTable()
+
+
+def _node_registry(settings: Settings, clients: _Clients) -> NodeRegistry:
+    # Nodes live where routes live: both are the gateways' hot state.
+    if settings.route_backend == "redis":
+        from imfaas.shared.adapters.node_registry_redis import RedisNodeRegistry
+
+        return RedisNodeRegistry(clients.redis(), settings.redis_prefix)  # type: ignore[arg-type]
+    from imfaas.shared.adapters.node_registry_memory import MemoryNodeRegistry
+
+    return MemoryNodeRegistry()
 
 
 def _cache(settings: Settings, clients: _Clients) -> Cache:

@@ -118,8 +118,11 @@ class Settings:
     function_urls: dict[str, str] = field(default_factory=dict)
     function_timeout_s: float = 10.0
     internal_token: str = ""
-    # How fanout reaches a gateway node in production (the node id is its pod's DNS name).
+    # How fanout reaches a gateway node: the URL the node announces, else this template (the
+    # node id being its pod's DNS name).
     delivery_url_template: str = "http://{node}:8080/internal/v1/deliver"
+    gateway_delivery_url: str = ""
+    node_ttl_s: int = 15
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

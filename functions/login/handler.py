@@ -16,14 +16,15 @@ from imfaas.functions.login.password_hashing import PasswordHashing
 from imfaas.shared.access_tokens import LEEWAY_S, TokenIssuer, revocation_key
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import new_user_id
-from imfaas.shared.errors import Unauthorized
+from imfaas.shared.errors import BackendUnavailable, Unauthorized
 from imfaas.shared.function_runtime import HttpRouter
+from imfaas.shared.node_choice import choose_node
 from imfaas.shared.ports.device_registry import DeviceRecord, RefreshFamily, RotateOutcome
 from imfaas.shared.ports.user_directory import UserRecord
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/login"
-NEEDS = ("users", "devices", "cache", "bus")
+NEEDS = ("users", "devices", "cache", "bus", "nodes")
 
 
 def _now_ms() -> int:
@@ -107,7 +108,7 @@ class LoginFunction:
                 revoked=False,
             )
         )
-        return 200, self._session_body(
+        return 200, await self._session_body(
             event, user.user_id, device_id, session_id, platform, refresh_token
         )
 
@@ -124,7 +125,7 @@ class LoginFunction:
             )
         if outcome is not RotateOutcome.ROTATED or family is None:
             raise Unauthorized("invalid refresh token")
-        return 200, self._session_body(
+        return 200, await self._session_body(
             event, family.user_id, family.device_id, session_id, family.platform, new_token
         )
 
@@ -164,7 +165,18 @@ class LoginFunction:
                 key=user_id,
             )
 
-    def _session_body(
+    async def _ws_url(self, event: CloudEvent, user_id: str) -> str:
+        """The configured URL, else the live gateway node this user hashes to, else the
+        node that forwarded the request."""
+        if self._config.public_ws_url:
+            return self._config.public_ws_url
+        try:
+            node = choose_node(await self._ports.nodes.live_nodes(), user_id)
+        except BackendUnavailable:
+            node = None
+        return node.ws_url if node is not None else (event.get(catalog.EXT_WS_URL) or "")
+
+    async def _session_body(
         self,
         event: CloudEvent,
         user_id: str,
@@ -180,7 +192,7 @@ class LoginFunction:
             "expires_in": self._config.access_ttl_s,
             "user_id": user_id,
             "device_id": device_id,
-            "ws_url": self._config.public_ws_url or event.get(catalog.EXT_WS_URL) or "",
+            "ws_url": await self._ws_url(event, user_id),
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import aiohttp
@@ -9,14 +10,25 @@ import aiohttp
 from imfaas.events import catalog
 from imfaas.events.codec import encode_http, new_event
 from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.ports.node_registry import NodeRegistry
 
 SOURCE = "/imfaas/functions/fanout"
 
 
-class HttpDelivery:
-    """POSTs ``gateway.delivery`` events to ``url_template.format(node=node_id)``."""
+# How long a looked-up node address is reused before asking the registry again.
+NODE_CACHE_S = 2.0
 
-    def __init__(self, url_template: str, internal_token: str, timeout_s: float) -> None:
+
+class HttpDelivery:
+    """POSTs ``gateway.delivery`` events to the node's announced delivery URL (or, for a
+    node that announces nothing, to ``url_template.format(node=node_id)``)."""
+
+    def __init__(
+        self, nodes: NodeRegistry, url_template: str, internal_token: str, timeout_s: float
+    ) -> None:
+        self._nodes = nodes
+        self._urls: dict[str, str] = {}
+        self._urls_read_at = 0.0
         self._template = url_template
         self._token = internal_token
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -42,7 +54,7 @@ class HttpDelivery:
         )
         if self._token:
             headers["X-Imfaas-Internal-Token"] = self._token
-        url = self._template.format(node=node_id)
+        url = await self._url_of(node_id)
         try:
             async with self._session.post(url, data=body, headers=headers) as response:
                 await response.read()
@@ -50,3 +62,11 @@ class HttpDelivery:
                     raise BackendUnavailable(f"{url} answered {response.status}")
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise BackendUnavailable(f"{url}: {exc!r}") from exc
+
+    async def _url_of(self, node_id: str) -> str:
+        now = time.monotonic()
+        if node_id not in self._urls or now - self._urls_read_at > NODE_CACHE_S:
+            live = await self._nodes.live_nodes()
+            self._urls = {node.node_id: node.delivery_url for node in live}
+            self._urls_read_at = now
+        return self._urls.get(node_id) or self._template.format(node=node_id)
