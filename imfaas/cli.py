@@ -30,6 +30,20 @@ def _parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int, default=8080)
     gateway.add_argument("--log-level", default="INFO")
 
+    dispatch = commands.add_parser(
+        "dispatch", help="consume Kafka topics and POST each event to its function"
+    )
+    dispatch.add_argument("--log-level", default="INFO")
+
+    up = commands.add_parser(
+        "up", help="local cluster: two gateways, every function and the dispatcher"
+    )
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8080, help="first gateway; the rest follow")
+    up.add_argument("--data-dir", type=Path, default=Path(".imfaas-cluster"))
+    up.add_argument("--gateways", type=int, default=2)
+    up.add_argument("--log-level", default="INFO")
+
     chat = commands.add_parser("chat", help="a small terminal chat client")
     chat.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's HTTP origin")
     chat.add_argument("--username", required=True)
@@ -47,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         return _run_dev(args)
     if args.command == "gateway":
         return _run_gateway(args)
+    if args.command == "dispatch":
+        return _run_async(args, _serve_dispatch)
+    if args.command == "up":
+        from imfaas.local_cluster import run_local_cluster
+
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(message)s")
+        return run_local_cluster(args)
     if args.command == "chat":
         from imfaas.chat import run_chat
 
@@ -81,11 +102,47 @@ def _run_gateway(args: argparse.Namespace) -> int:
     )
     try:
         settings = Settings.from_env()
-        app = asyncio.run(build_gateway_app(settings))
+        web.run_app(
+            build_gateway_app(settings, args.host, args.port),
+            host=args.host,
+            port=args.port,
+            print=None,
+            shutdown_timeout=10.0,
+        )
     except (SettingsError, ValueError, OSError) as exc:
         print(f"imfaas: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    return 0
+
+
+def _run_async(args: argparse.Namespace, serve) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"imfaas: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(settings))
+
+
+async def _until_signalled() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve_dispatch(settings: Settings) -> int:
+    from imfaas.dispatcher import run_dispatcher
+
+    try:
+        await run_dispatcher(settings, await _until_signalled())
+    except SettingsError as exc:
+        print(f"imfaas: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
