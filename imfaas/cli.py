@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         "dispatch", help="consume Kafka topics and POST each event to its function"
     )
     dispatch.add_argument("--log-level", default="INFO")
+    dispatch.add_argument("--health-port", type=int, default=None)
 
     up = commands.add_parser(
         "up", help="local cluster: two gateways, every function and the dispatcher"
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "gateway":
         return _run_gateway(args)
     if args.command == "dispatch":
-        return _run_async(args, _serve_dispatch)
+        return _run_async(args, lambda s: _serve_dispatch(s, args.health_port))
     if args.command == "up":
         from imfaas.local_cluster import run_local_cluster
 
@@ -135,11 +136,11 @@ async def _until_signalled() -> asyncio.Event:
     return stop
 
 
-async def _serve_dispatch(settings: Settings) -> int:
+async def _serve_dispatch(settings: Settings, health_port: int | None) -> int:
     from imfaas.dispatcher import run_dispatcher
 
     try:
-        await run_dispatcher(settings, await _until_signalled())
+        await run_dispatcher(settings, await _until_signalled(), health_port)
     except SettingsError as exc:
         print(f"imfaas: {exc}", file=sys.stderr)
         return 2

@@ -109,16 +109,15 @@ class ImfaasClient:
         """Revoke this device's tokens and close its sockets."""
         await self._ok("/v1/logout", None, token=access_token)
 
-    async def open_socket(self) -> Connection:
-        """A WebSocket to ``/v1/ws``, not yet authenticated."""
-        ws = await self._http.ws_connect(
-            self.base_url.replace("http", "ws", 1) + "/v1/ws", autoping=True, max_msg_size=0
-        )
+    async def open_socket(self, ws_url: str | None = None) -> Connection:
+        """A WebSocket to ``ws_url`` (default: this origin's ``/v1/ws``), not authenticated."""
+        url = ws_url or self.base_url.replace("http", "ws", 1) + "/v1/ws"
+        ws = await self._http.ws_connect(url, autoping=True, max_msg_size=0)
         return Connection(ws, self._on_frame)
 
     async def connect(self, session: LoginSession) -> Connection:
-        """A WebSocket that has sent ``auth`` and received ``auth.ok``."""
-        conn = await self.open_socket()
+        """A WebSocket to the node login chose (``ws_url``), after ``auth`` → ``auth.ok``."""
+        conn = await self.open_socket(session.ws_url or None)
         await conn.request("auth", token=session.access_token)
         return conn
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiohttp import web
 from cloudevents.http import CloudEvent
 
 from imfaas.events import catalog
@@ -54,10 +55,14 @@ def build_dispatcher(settings: Settings) -> tuple[KafkaEventBus, HttpInvoker]:
     return bus, invoker
 
 
-async def run_dispatcher(settings: Settings, stop: asyncio.Event) -> None:
-    """Dispatch until ``stop`` is set, then let records in flight finish."""
+async def run_dispatcher(
+    settings: Settings, stop: asyncio.Event, health_port: int | None = None
+) -> None:
+    """Dispatch until ``stop`` is set, then let records in flight finish. With a health port,
+    ``GET /healthz`` answers 200 once every consumer holds its partitions."""
     bus, invoker = build_dispatcher(settings)
     await invoker.start()
+    health = await _serve_health(bus, health_port) if health_port else None
     try:
         while True:
             try:
@@ -68,5 +73,20 @@ async def run_dispatcher(settings: Settings, stop: asyncio.Event) -> None:
                 await asyncio.sleep(1)
         await stop.wait()
     finally:
+        if health is not None:
+            await health.cleanup()
         await bus.stop()
         await invoker.stop()
+
+
+async def _serve_health(bus: KafkaEventBus, port: int) -> web.AppRunner:
+    async def healthz(request: web.Request) -> web.Response:
+        ready = bus.consuming()
+        return web.json_response({"consuming": ready}, status=200 if ready else 503)
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner

@@ -93,7 +93,15 @@ def plan_cluster(host: str, port: int, gateways: int, data_dir: Path) -> list[Ch
         )
         for name, p in function_ports.items()
     ]
-    children.append(Child("dispatch", [sys.executable, "-m", "imfaas", "dispatch"], env, None))
+    dispatch_port = port + 9
+    children.append(
+        Child(
+            "dispatch",
+            [sys.executable, "-m", "imfaas", "dispatch", "--health-port", str(dispatch_port)],
+            env,
+            f"http://{host}:{dispatch_port}/healthz",
+        )
+    )
     for i in range(gateways):
         gw_port = port + i
         children.append(

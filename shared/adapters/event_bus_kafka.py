@@ -21,6 +21,7 @@ from typing import Any
 from cloudevents.http import CloudEvent
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
@@ -71,6 +72,8 @@ class _Subscription:
     stop: threading.Event = field(default_factory=threading.Event)
     # The handler call in progress, cancelled when a stop outlasts its grace period.
     current: Future[object] | None = None
+    # True once the group gave this member partitions (it may have to wait for a rebalance).
+    assigned: bool = False
 
 
 class KafkaEventBus:
@@ -128,12 +131,8 @@ class KafkaEventBus:
             if missing:
                 try:
                     admin.create_topics(
-                        {
-                            n: {"num_partitions": self._partitions, "replication_factor": 1}
-                            for n in missing
-                        },
+                        [NewTopic(n, self._partitions, 1) for n in missing],
                         timeout_ms=int(self._timeout_s * 1000),
-                        wait_for_metadata=True,
                     )
                 except TopicAlreadyExistsError:
                     pass  # another process created it first
@@ -220,6 +219,10 @@ class KafkaEventBus:
             producer, self._producer = self._producer, None
             await asyncio.to_thread(producer.close, self._timeout_s)
 
+    def consuming(self) -> bool:
+        """True when every subscription's consumer holds partitions (readiness)."""
+        return all(sub.assigned for sub in self._subscriptions)
+
     async def drain(self, timeout_s: float = 60.0) -> None:
         """Wait until every subscription has committed everything in its topic so far,
         including what handlers published while draining (checked twice in a row)."""
@@ -244,7 +247,7 @@ class KafkaEventBus:
                 tps = [TopicPartition(topic, p) for p in parts]
                 ends = probe.end_offsets(tps)
                 group = f"{self._prefix}{sub.group}"
-                committed = admin.list_group_offsets(group).get(group, {})
+                committed = admin.list_consumer_group_offsets(group)
                 for tp in tps:
                     done = committed.get(tp)
                     lag += ends.get(tp, 0) - (done.offset if done is not None else 0)
@@ -266,10 +269,17 @@ class KafkaEventBus:
             # The broker's floor is 6 s; short enough that a dead member's partitions move on.
             session_timeout_ms=10000,
             heartbeat_interval_ms=2000,
+            # A topic created a moment ago may be missing from the first metadata, leaving
+            # this member with no partitions; a fresh look soon triggers the rebalance.
+            metadata_max_age_ms=2000,
+            # A rebalance waits this long for members to rejoin; a handler with its retries
+            # fits well inside it, and a crashed member stops holding the group up sooner.
+            max_poll_interval_ms=120000,
         )
         try:
             while not sub.stop.is_set():
                 batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                sub.assigned = bool(consumer.assignment())
                 for partition, records in batches.items():
                     for record in records:
                         if sub.stop.is_set():
@@ -290,6 +300,7 @@ class KafkaEventBus:
         except Exception:
             log.exception("consumer %s stopped on an error", sub.group)
         finally:
+            sub.assigned = False
             consumer.close()
 
     def _handle_record(self, sub: _Subscription, record: Any) -> None:

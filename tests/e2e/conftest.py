@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -26,16 +27,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+REAL = "real" in os.environ.get("IMFAAS_BACKENDS", "")
+
+
 class DevServer:
-    """``python -m imfaas dev`` with its own data dir; restartable on the same data."""
+    """``imfaas dev`` (embedded adapters), or with ``IMFAAS_BACKENDS=real`` the local cluster
+    ``imfaas up`` (two gateways, one process per function, on the real backends): the same
+    tests run unchanged on both. Restartable on the same data."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        namespace = "e" + uuid.uuid4().hex[:12]
         self.env = {
             **os.environ,
             "IMFAAS_ARGON2_TIME_COST": "1",
             "IMFAAS_ARGON2_MEMORY_KIB": "1024",
+            # Each server gets its own namespace on the shared real servers.
+            "IMFAAS_POSTGRES_SCHEMA": namespace,
+            "IMFAAS_CASSANDRA_KEYSPACE": namespace,
+            "IMFAAS_REDIS_PREFIX": f"{namespace}:",
+            "IMFAAS_KAFKA_TOPIC_PREFIX": f"{namespace}.",
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -46,54 +58,65 @@ class DevServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start and wait until ``/healthz`` answers."""
+        """Start and wait until it serves (the cluster: until every process is ready)."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self.process = self._spawn(log)
-        deadline = time.monotonic() + 30
+            self.process = subprocess.Popen(
+                self._command(),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + (150 if REAL else 30)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"imfaas dev exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("imfaas dev did not become healthy in 30 s")
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-3000:]}")
+            if self._serving(offset):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready in time: {self.log_path.read_text()[-3000:]}")
 
-    def _spawn(self, log: object) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "imfaas",
-                "dev",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-                "--log-level",
-                "WARNING",
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def _command(self) -> list[str]:
+        mode = ["up", "--gateways", "2"] if REAL else ["dev"]
+        return [
+            sys.executable,
+            "-m",
+            "imfaas",
+            *mode,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--log-level",
+            "WARNING",
+        ]
+
+    def _serving(self, offset: int) -> bool:
+        if REAL:
+            with self.log_path.open("rb") as log:
+                log.seek(offset)
+                return b"imfaas up: gateways" in log.read()
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
     def stop(self) -> int:
         """SIGTERM (an orderly stop) and wait; returns the exit code."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=20)
+            return self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+            self.kill()
+            return -9
 
     def kill(self) -> None:
-        """SIGKILL: a crash, no cleanup."""
+        """SIGKILL to every process of the server: a crash, no cleanup."""
         assert self.process is not None
-        self.process.kill()
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
 
