@@ -5,7 +5,9 @@
 #   3. the whole suite on the embedded adapters;
 #   4. the real-backend suites: installs (cached) and starts PostgreSQL, Redis, Kafka,
 #      Cassandra and an S3 server on 127.0.0.1 with infra/backends.sh, runs every port's
-#      contract suite against them, and stops the servers it started.
+#      contract suite against them, then the whole end-to-end suite against the local
+#      cluster (`imfaas up`: two gateways, a process per function, the Kafka dispatcher),
+#      and stops the servers it started.
 # `bash tests/run.sh --embedded` stops after step 3 (no servers needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +49,7 @@ if [ "${#started[@]}" -gt 0 ]; then
   bash infra/backends.sh install "${started[@]}"
   bash infra/backends.sh start "${started[@]}"
 fi
+echo "-- contract suites on the real servers"
 IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q shared/tests/contract -k real
+echo "-- end-to-end suite on the local cluster"
+IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q tests/e2e
