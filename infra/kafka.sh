@@ -16,8 +16,8 @@
 # Version: Kafka 4.3.1.
 #   - 4.x rather than 3.9.x: Maven Central serves kafka_2.13 4.0.0 ... 4.4.0 here, and 4.x brokers
 #     run on Java 17, the machine's default JDK (also checked: it runs on Java 25).
-#   - kafka-python 3.0.x (our client) knows broker versions up to 4.3; 4.3.1 is the newest patch
-#     release of that line, so the client and broker agree on every protocol version.
+#   - our client, kafka-python 2.3 (3.0.x knows broker versions up to 4.3 but its new network
+#     stack stalled group syncs here), speaks the protocol versions 4.x still accepts.
 #   - 4.x is KRaft-only (no ZooKeeper) and logs through log4j2. The kafka_2.13 pom brings only
 #     slf4j-api 1.7.36 and no backend, so we add log4j-api + log4j-core and the slf4j *1.x*
 #     binding log4j-slf4j-impl (log4j-slf4j2-impl would not bind to slf4j-api 1.7).
@@ -200,7 +200,7 @@ kafka_ready() {  # 0 when a client gets metadata with our broker in it (bash fal
 import logging, sys
 logging.disable(logging.CRITICAL)
 from kafka.admin import KafkaAdminClient
-a = KafkaAdminClient(bootstrap_servers=sys.argv[1], bootstrap_timeout_ms=5000, request_timeout_ms=5000)
+a = KafkaAdminClient(bootstrap_servers=sys.argv[1], request_timeout_ms=5000)
 try:
     a.list_topics()
     sys.exit(0 if a.describe_cluster().get("brokers") else 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -47,6 +48,8 @@ class Ports:
     delivery_: Delivery | None = None
     nodes_: NodeRegistry | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # One check per server client opened: True when that server answers now.
+    pings: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)
 
     def _get(self, name: str) -> object:
         value = getattr(self, f"{name}_")
@@ -89,6 +92,11 @@ class Ports:
     @property
     def nodes(self) -> NodeRegistry:
         return self._get("nodes")  # type: ignore[return-value]
+
+    async def ping(self) -> bool:
+        """True when every server this process uses answers (a readiness check)."""
+        results = await asyncio.gather(*(ping() for ping in self.pings), return_exceptions=True)
+        return all(result is True for result in results)
 
     async def close(self) -> None:
         """Close every adapter opened, in reverse order."""
@@ -154,6 +162,7 @@ class _Clients:
             db = SqliteDatabase(self._settings.data_dir / "imfaas.sqlite3")
             await db.open()
             self._ports.closers.append(db.close)
+            self._ports.pings.append(db.ping)
             self._opened["sqlite"] = db
         return self._opened["sqlite"]
 
@@ -167,6 +176,7 @@ class _Clients:
             )
             await db.open()
             self._ports.closers.append(db.close)
+            self._ports.pings.append(db.ping)
             self._opened["postgres"] = db
         return self._opened["postgres"]
 
@@ -184,15 +194,17 @@ class _Clients:
             )
             await session.open()
             self._ports.closers.append(session.close)
+            self._ports.pings.append(session.ping)
             self._opened["cassandra"] = session
         return self._opened["cassandra"]
 
     def redis(self) -> object:
         if "redis" not in self._opened:
-            from imfaas.shared.adapters.redis_connection import open_redis
+            from imfaas.shared.adapters.redis_connection import open_redis, ping_redis
 
             client = open_redis(self._settings.redis_url, self._settings.backend_timeout_s)
             self._ports.closers.append(client.aclose)
+            self._ports.pings.append(lambda: ping_redis(client))
             self._opened["redis"] = client
         return self._opened["redis"]
 
@@ -221,6 +233,7 @@ async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
         bus = _bus(settings)
         ports.bus_ = bus
         ports.closers.append(bus.stop)
+        ports.pings.append(bus.ping)
     if "delivery" in wanted:
         from imfaas.shared.adapters.delivery_http import HttpDelivery
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from imfaas.events.codec import BadEvent, decode_http, encode_http
+from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_runtime import Function
 
 log = logging.getLogger("imfaas.function")
@@ -43,7 +44,12 @@ def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -
         return state["fn"]
 
     async def entry(request: Request) -> Response:
-        fn = await function()
+        try:
+            fn = await function()
+        except BackendUnavailable as exc:
+            # Not started: the next request tries again. Knative keeps the pod unready.
+            log.warning("cannot start: %s", exc)
+            return _json(503, {"error": {"code": "unavailable", "message": "backend unavailable"}})
         if request.method == "GET":
             ok = await fn.ready()
             return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})

@@ -45,8 +45,10 @@ class StandaloneFunction:
             await self._ports.close()
 
     async def ready(self) -> bool:
-        """Ready when started and the function says so."""
-        return self._inner is not None and await self._inner.ready()
+        """Ready when started, the function says so, and every backend it uses answers."""
+        if self._inner is None or self._ports is None:
+            return False
+        return await self._inner.ready() and await self._ports.ping()
 
     async def handle(self, event: CloudEvent) -> CloudEvent | None:
         """Delegate to the function."""

@@ -219,6 +219,26 @@ class KafkaEventBus:
             producer, self._producer = self._producer, None
             await asyncio.to_thread(producer.close, self._timeout_s)
 
+    async def ping(self) -> bool:
+        """True when the broker answers a metadata request."""
+
+        def ask() -> bool:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self._bootstrap,
+                client_id=f"{self._client_id}-ping",
+                request_timeout_ms=int(self._timeout_s * 1000),
+            )
+            try:
+                admin.list_topics()
+                return True
+            finally:
+                admin.close()
+
+        try:
+            return await asyncio.to_thread(ask)
+        except (KafkaError, OSError):
+            return False
+
     def consuming(self) -> bool:
         """True when every subscription's consumer holds partitions (readiness)."""
         return all(sub.assigned for sub in self._subscriptions)

@@ -111,6 +111,10 @@ class MemoryEventBus:
             for sub in self._subscriptions:
                 sub.tasks = []
 
+    async def ping(self) -> bool:
+        """Always reachable: it lives in this process."""
+        return True
+
     async def drain(self) -> None:
         """Wait until no event is queued or being handled, including events that handlers
         publish while draining."""

@@ -25,6 +25,14 @@ def open_redis(url: str, timeout_s: float) -> redis.Redis:
     )
 
 
+async def ping_redis(client: redis.Redis) -> bool:
+    """True when Redis answers PING."""
+    try:
+        return bool(await client.ping())
+    except UNAVAILABLE:
+        return False
+
+
 @contextlib.contextmanager
 def redis_errors() -> Iterator[None]:
     """Turn connection trouble into ``BackendUnavailable``."""

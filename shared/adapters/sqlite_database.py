@@ -81,6 +81,13 @@ class SqliteDatabase:
 
         return await self._call(body)
 
+    async def ping(self) -> bool:
+        """True when the file answers a trivial query."""
+        try:
+            return bool(await self.query("SELECT 1"))
+        except BackendUnavailable:
+            return False
+
     async def migrate(self, component: str, steps: Sequence[str]) -> None:
         """Apply the component's migrations not yet recorded (step i is version i + 1)."""
 

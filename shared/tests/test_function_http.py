@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from imfaas.events.codec import encode_http, new_event
+from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_http import http_entry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -278,3 +279,30 @@ def test_send_function_loads_through_the_functions_framework_loader():
 
     assert isinstance(app, Starlette)
     assert callable(app)
+
+
+def test_a_backend_down_at_start_is_503_unavailable_and_start_is_retried():
+    class StartsWhenUp(FakeFunction):
+        backend_up = False
+
+        async def start(self) -> None:
+            self.starts += 1
+            if not StartsWhenUp.backend_up:
+                raise BackendUnavailable("postgres: connection refused")
+
+    fn = StartsWhenUp()
+    app = app_for(fn)
+    headers, body = binary_request({"n": 1})
+
+    for method in ("GET", "POST"):
+        status, _, payload = call(app, method, headers, body)
+        assert status == 503
+        assert json.loads(payload)["error"]["code"] == "unavailable"
+        assert b"refused" not in payload
+    assert fn.events == []
+
+    StartsWhenUp.backend_up = True
+    status, _, _ = call(app, "POST", headers, body)
+    assert status == 200
+    assert fn.starts == 3
+    assert len(fn.events) == 1
