@@ -86,6 +86,9 @@ class Gateway:
         self._connections: dict[str, ClientConnection] = {}
         self._background: list[asyncio.Task[None]] = []
         self.public_ws_url = config.public_ws_url
+        # Counters shown on /healthz (Prometheus metrics come with the observability work).
+        self.delivery_batches = 0
+        self.frames_delivered = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -332,6 +335,7 @@ class Gateway:
 
     async def deliver_batch(self, items: list[dict[str, Any]]) -> int:
         """Send each item's frame to its socket (then close it if asked); return frames sent."""
+        self.delivery_batches += 1
         sent = 0
         closing: list[tuple[ClientConnection, int]] = []
         for item in items:
@@ -346,6 +350,7 @@ class Gateway:
                 closing.append((conn, int(item["close"])))
         for conn, code in closing:
             await self._close(conn, code, "closed by server")
+        self.frames_delivered += sent
         return sent
 
     async def _deliver_http(self, request: web.Request) -> web.Response:
@@ -377,7 +382,15 @@ class Gateway:
     # -- HTTP API ----------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "connections": self.connection_count})
+        return web.json_response(
+            {
+                "status": "ok",
+                "node": self.config.node_id,
+                "connections": self.connection_count,
+                "delivery_batches": self.delivery_batches,
+                "frames_delivered": self.frames_delivered,
+            }
+        )
 
     async def _register(self, request: web.Request) -> web.Response:
         return await self._forward_http(request, catalog.HTTP_REGISTER, {})

@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--gateways", type=int, default=2)
     up.add_argument("--log-level", default="INFO")
 
+    migrate = commands.add_parser(
+        "migrate", help="apply schema migrations, create Kafka topics and S3 buckets"
+    )
+    migrate.add_argument("--no-buckets", action="store_true", help="skip the S3 buckets")
+    migrate.add_argument("--log-level", default="WARNING")
+
     chat = commands.add_parser("chat", help="a small terminal chat client")
     chat.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's HTTP origin")
     chat.add_argument("--username", required=True)
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_dev(args)
     if args.command == "gateway":
         return _run_gateway(args)
+    if args.command == "migrate":
+        return _run_async(args, lambda s: _migrate(s, not args.no_buckets))
     if args.command == "dispatch":
         return _run_async(args, lambda s: _serve_dispatch(s, args.health_port))
     if args.command == "up":
@@ -134,6 +142,19 @@ async def _until_signalled() -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+async def _migrate(settings: Settings, with_objects: bool) -> int:
+    from imfaas.shared.errors import BackendUnavailable
+    from imfaas.shared.schema_setup import set_up_backends
+
+    try:
+        for line in await set_up_backends(settings, with_objects):
+            print(f"imfaas migrate: {line}")
+    except BackendUnavailable as exc:
+        print(f"imfaas migrate: a backend is unreachable: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _serve_dispatch(settings: Settings, health_port: int | None) -> int:

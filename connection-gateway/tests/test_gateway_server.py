@@ -22,6 +22,7 @@ from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.server import Gateway
 from imfaas.shared.access_tokens import TokenIssuer, TokenVerifier, ensure_key_pair
 from imfaas.shared.adapters.cache_memory import MemoryCache
+from imfaas.shared.adapters.node_registry_memory import MemoryNodeRegistry
 from imfaas.shared.adapters.route_table_memory import MemoryRouteTable
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.settings import Settings
@@ -72,19 +73,23 @@ class Rig:
             data_dir=tmp_path,
             node_id="gw-a",
             internal_token=internal_token,
+            gateway_delivery_url="http://127.0.0.1:1/internal/v1/deliver",
             frame_routes={"msg.send": "send", "sync": "history"},
         )
         self.issuer = TokenIssuer((keys / "k1.private.pem").read_bytes(), "k1", "imfaas", 900)
         self.cache = FlakyCache()
         self.routes = MemoryRouteTable()
         self.invoker = ScriptedInvoker()
+        self.nodes = MemoryNodeRegistry()
         self.gateway = Gateway(
             GatewayConfig.from_settings(settings),
             TokenVerifier.from_dir(keys, "imfaas"),
             self.cache,
             self.routes,
             self.invoker,
+            self.nodes,
         )
+        self.gateway.public_ws_url = "ws://127.0.0.1:1/v1/ws"
         self.client = TestClient(TestServer(self.gateway.build_app()))
 
     def token(self, user: str = "u1", device: str = "d1") -> str:
@@ -223,13 +228,28 @@ async def test_delivery_needs_the_internal_token_when_one_is_set(tmp_path: Path)
         await rig.client.close()
 
 
-async def test_shutdown_closes_sockets_with_1012(tmp_path: Path) -> None:
+async def test_healthz_counts_delivery_batches(rig: Rig) -> None:
+    headers, body = delivery_request([{"conn": "nobody", "frame": {"type": "x"}}])
+    await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+    health = await (await rig.client.get("/healthz")).json()
+    assert (health["node"], health["delivery_batches"], health["frames_delivered"]) == (
+        "gw-a",
+        1,
+        0,
+    )
+
+
+async def test_shutdown_withdraws_the_node_and_closes_sockets_with_1012(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     await rig.client.start_server()
     ws = await rig.socket()
+    await rig.gateway.announce()
+    assert [n.node_id for n in await rig.nodes.live_nodes()] == ["gw-a"]
     try:
         await rig.client.server.close()
         assert (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 1012
+        # Drained: logins and fanout no longer see the node.
+        assert await rig.nodes.live_nodes() == []
     finally:
         await rig.client.close()
