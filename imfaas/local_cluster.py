@@ -9,6 +9,7 @@ Knative's KafkaSource. The backends (PostgreSQL, Cassandra, Redis, Kafka) must b
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import signal
 import subprocess
@@ -119,7 +120,7 @@ def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
 
 

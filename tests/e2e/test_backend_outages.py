@@ -63,14 +63,19 @@ async def test_a_backend_outage_loses_and_duplicates_nothing(
     bob_name, bob, _ = await new_user()
     alice = await connect(alice_session)
     acks = []
+    restart: asyncio.Task[None] | None = None
+
+    async def restart_later() -> None:
+        await asyncio.sleep(OUTAGE_S)
+        await asyncio.to_thread(infra, backend, "start")
+
     for i in range(MESSAGES):
         if i == OUTAGE_AFTER:
             infra(backend, "stop")
-            restart = asyncio.get_running_loop().call_later(
-                OUTAGE_S, lambda: subprocess.Popen(["bash", str(INFRA / f"{backend}.sh"), "start"])
-            )
+            restart = asyncio.create_task(restart_later())
         acks.append(await send_until_acked(alice, bob, f"{backend}-{i}"))
-    restart.cancel()
+    assert restart is not None
+    await restart
     infra(backend, "wait")
 
     assert [ack["seq"] for ack in acks] == list(range(1, MESSAGES + 1))
