@@ -20,6 +20,7 @@ from imfaas.gateway.server import Gateway
 from imfaas.shared.access_tokens import TokenVerifier, ensure_key_pair
 from imfaas.shared.adapter_factory import PORT_NAMES, Ports, open_ports
 from imfaas.shared.adapters.delivery_inprocess import InProcessDelivery
+from imfaas.shared.adapters.object_store_files import LocalFileObjectStore, object_routes
 from imfaas.shared.function_runtime import Function
 from imfaas.shared.ports.event_bus import EventBus
 from imfaas.shared.settings import Settings
@@ -85,12 +86,17 @@ class EmbeddedRuntime:
             ports.nodes,
         )
         self._delivery.attach(config.node_id, self.gateway.deliver_batch)
-        self._runner = web.AppRunner(self.gateway.build_app(), handle_signals=False)
+        app = self.gateway.build_app()
+        # Presigned media URLs point at this process; MinIO takes this role in production.
+        objects = LocalFileObjectStore.in_data_dir(settings.data_dir, "http://unset")
+        app.router.add_routes(object_routes(objects))
+        self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
         bound_port = self._runner.addresses[0][1]
         address = RunningAddress(host, bound_port)
+        objects.base_url = settings.public_http_url or address.http_url
         if not self.gateway.public_ws_url:
             self.gateway.public_ws_url = address.ws_url
         await self.gateway.announce()

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from imfaas.events import catalog
 from imfaas.shared.adapter_factory import open_ports
-from imfaas.shared.settings import Settings
+from imfaas.shared.ports.object_store import ObjectStore
+from imfaas.shared.settings import Settings, SettingsError
 
 DURABLE_PORTS = ("users", "devices", "messages", "conversations")
 
 
-def open_object_store(settings: Settings):
-    """The S3 object store named by the settings (media and backups)."""
+def open_object_store(settings: Settings) -> ObjectStore:
+    """The object store named by the settings (media and backups)."""
+    if settings.object_backend == "files":
+        from imfaas.shared.adapters.object_store_files import LocalFileObjectStore
+
+        base_url = settings.public_http_url or "http://127.0.0.1:8080"
+        return LocalFileObjectStore.in_data_dir(settings.data_dir, base_url)
+    if settings.object_backend != "s3":
+        raise SettingsError(f"object_backend={settings.object_backend!r}; known: files, s3")
     from imfaas.shared.adapters.object_store_s3 import S3ObjectStore
 
     return S3ObjectStore(

@@ -64,6 +64,10 @@ class Settings:
     cache_backend: str = "memory"  # or "redis"
     bus_backend: str = "memory"  # or "kafka"
     route_backend: str = "memory"  # or "redis"
+    # Media and backups: "files" (embedded, served by `imfaas dev`) or "s3" (MinIO).
+    object_backend: str = "files"
+    # Where `imfaas dev` serves presigned object URLs (its own origin when empty).
+    public_http_url: str = ""
     bus_partitions: int = 16
     # Apply pending schema migrations when a process opens its adapters (dev and tests);
     # production runs `imfaas migrate` once per release instead.

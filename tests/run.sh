@@ -51,6 +51,5 @@ if [ "${#started[@]}" -gt 0 ]; then
 fi
 echo "-- contract suites on the real servers"
 IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q shared/tests/contract -k real
-IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q shared/tests/test_object_store_s3.py
 echo "-- end-to-end suite on the local cluster"
 IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q tests/e2e
