@@ -277,6 +277,21 @@ class KafkaEventBus:
             admin.close()
 
     def _consume(self, sub: _Subscription) -> None:
+        """Run a consumer until stopped; when the broker fails under it (a restart, a lost
+        connection, a failed commit), start a fresh one after a pause. Uncommitted records
+        come again: at least once."""
+        pause = 0.5
+        while not sub.stop.is_set():
+            try:
+                self._consume_once(sub)
+                return
+            except Exception:
+                log.exception("consumer %s failed; starting a new one", sub.group)
+            if sub.stop.wait(pause):
+                return
+            pause = min(pause * 2, 10.0)
+
+    def _consume_once(self, sub: _Subscription) -> None:
         topic = topic_for(sub.event_type, self._prefix)
         consumer = KafkaConsumer(
             topic,
@@ -317,8 +332,6 @@ class KafkaEventBus:
                                 )
                             }
                         )
-        except Exception:
-            log.exception("consumer %s stopped on an error", sub.group)
         finally:
             sub.assigned = False
             consumer.close()
