@@ -1,0 +1,416 @@
+"""Load scenarios against imfaas (``imfaas dev`` or the local cluster), speaking the protocol.
+
+    python bench/imfaas_scenarios.py P1 --target dev --pairs 100 --rate 2000 --seconds 10
+    python bench/imfaas_scenarios.py P3 --target dev --sockets 2000
+    python bench/imfaas_scenarios.py P4 --target dev --messages 10000
+    python bench/imfaas_scenarios.py P5 --target dev --workers 32 --seconds 10
+    python bench/imfaas_scenarios.py P6
+
+Each prints a table and writes ``bench/results/<scenario>-<target>.json``. The server runs
+pinned to CPU 0, this generator to CPU 1 (see ``bench_target.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+from bench_target import REPO, BenchTarget, cpu_seconds, rss_bytes
+from latency_histogram import LatencyHistogram
+from protocol_load import login, make_accounts, open_socket
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def client_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def report(name: str, target: str, rows: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    width = max(len(k) for k in rows)
+    print(f"\n{name} on {target}")
+    for key, value in rows.items():
+        shown = (
+            f"{value:,.2f}"
+            if isinstance(value, float)
+            else f"{value:,}"
+            if isinstance(value, int)
+            else value
+        )
+        print(f"  {key:<{width}}  {shown}")
+    (RESULTS / f"{name}-{target}.json").write_text(json.dumps(rows, indent=2))
+
+
+async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict:
+    """N pairs online, open-loop sends at rate R; ack and delivery latency, losses, dups."""
+    async with aiohttp.ClientSession() as http:
+        accounts = await make_accounts(http, target.url, 2 * args.pairs)
+        senders, receivers = accounts[: args.pairs], accounts[args.pairs :]
+        sender_ws = [await open_socket(http, a) for a in senders]
+        receiver_ws = [await open_socket(http, a) for a in receivers]
+        ack_h, deliver_h = LatencyHistogram(), LatencyHistogram()
+        sent_at: dict[str, int] = {}
+        seen: set[tuple[str, int]] = set()
+        counts = {"acks": 0, "errors": 0, "delivered": 0, "duplicates": 0}
+        all_delivered = asyncio.Event()
+        total = int(args.rate * args.seconds)
+
+        async def read_acks(ws: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in ws:
+                frame = json.loads(msg.data)
+                if frame.get("type") == "msg.ack":
+                    ack_h.add(time.perf_counter_ns() - sent_at[frame["id"]])
+                    counts["acks"] += 1
+                elif frame.get("type") == "error":
+                    counts["errors"] += 1
+
+        async def read_deliveries(ws: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in ws:
+                frame = json.loads(msg.data)
+                if frame.get("type") != "msg.new":
+                    continue
+                message = frame["message"]
+                key = (message["conversation"], message["seq"])
+                if key in seen:
+                    counts["duplicates"] += 1
+                    continue
+                seen.add(key)
+                counts["delivered"] += 1
+                deliver_h.add(time.perf_counter_ns() - int(message["content"]["text"]))
+                if counts["delivered"] == total:
+                    all_delivered.set()
+
+        readers = [asyncio.create_task(read_acks(ws)) for ws in sender_ws]
+        readers += [asyncio.create_task(read_deliveries(ws)) for ws in receiver_ws]
+        cpu0, srv0, t0 = client_cpu(), cpu_seconds(target.server_pids()), time.perf_counter()
+        for i in range(total):
+            due = t0 + i / args.rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pair = i % args.pairs
+            now = time.perf_counter_ns()
+            request_id = f"s{i}"
+            sent_at[request_id] = now
+            await sender_ws[pair].send_str(
+                json.dumps(
+                    {
+                        "type": "msg.send",
+                        "id": request_id,
+                        "to": receivers[pair].user_id,
+                        "client_msg_id": f"c{i}",
+                        "content": {"kind": "text", "text": str(now)},
+                    }
+                )
+            )
+        send_wall = time.perf_counter() - t0
+        try:
+            await asyncio.wait_for(all_delivered.wait(), 10)
+        except TimeoutError:
+            pass  # counted as missing below
+        wall = time.perf_counter() - t0
+        cpu1, srv1 = client_cpu(), cpu_seconds(target.server_pids())
+        for task in readers:
+            task.cancel()
+    return {
+        "pairs": args.pairs,
+        "target rate msg/s": args.rate,
+        "achieved send rate msg/s": round(total / send_wall, 1),
+        "sent": total,
+        "acked": counts["acks"],
+        "errors": counts["errors"],
+        "delivered": counts["delivered"],
+        "missing": total - counts["delivered"],
+        "duplicates": counts["duplicates"],
+        "ack p50 ms": ack_h.percentile_ms(50),
+        "ack p99 ms": ack_h.percentile_ms(99),
+        "ack p99.9 ms": ack_h.percentile_ms(99.9),
+        "deliver p50 ms": deliver_h.percentile_ms(50),
+        "deliver p99 ms": deliver_h.percentile_ms(99),
+        "deliver p99.9 ms": deliver_h.percentile_ms(99.9),
+        "client CPU %": round(100 * (cpu1 - cpu0) / wall, 1),
+        "server CPU %": round(100 * (srv1 - srv0) / wall, 1),
+        "server CPU ms per msg": round(1000 * (srv1 - srv0) / max(1, counts["delivered"]), 3),
+    }
+
+
+async def p3_idle(target: BenchTarget, args: argparse.Namespace) -> dict:
+    """N authenticated idle sockets with app-level heartbeats; RSS and CPU of the gateway."""
+    gateway = target.gateway_pid()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        accounts = await make_accounts(http, target.url, max(1, args.sockets // 100))
+        await asyncio.sleep(1)
+        rss0 = rss_bytes(gateway)
+        gate = asyncio.Semaphore(64)
+
+        async def one(i: int) -> aiohttp.ClientWebSocketResponse:
+            async with gate:
+                return await open_socket(http, accounts[i % len(accounts)])
+
+        sockets = await asyncio.gather(*(one(i) for i in range(args.sockets)))
+        await asyncio.sleep(2)
+        rss1 = rss_bytes(gateway)
+        cpu0, t0 = cpu_seconds([gateway]), time.perf_counter()
+        beats = 0
+        while time.perf_counter() - t0 < args.seconds:
+            for i, ws in enumerate(sockets):
+                await ws.send_str(json.dumps({"type": "ping", "id": f"h{i}"}))
+            beats += len(sockets)
+            await asyncio.sleep(args.heartbeat)
+        cpu1, wall = cpu_seconds([gateway]), time.perf_counter() - t0
+        for ws in sockets:
+            await ws.close()
+    return {
+        "sockets": args.sockets,
+        "gateway RSS before MB": round(rss0 / 2**20, 1),
+        "gateway RSS after MB": round(rss1 / 2**20, 1),
+        "RSS per connection KB": round((rss1 - rss0) / args.sockets / 1024, 2),
+        "heartbeats/s": round(beats / wall, 1),
+        "gateway CPU % with heartbeats": round(100 * (cpu1 - cpu0) / wall, 2),
+    }
+
+
+async def fill_mailbox(http: aiohttp.ClientSession, sender, to: str, n: int) -> None:
+    """Send ``n`` messages with up to 256 in flight; return when all are acknowledged."""
+    ws = await open_socket(http, sender)
+    window = asyncio.Semaphore(256)
+    acked = asyncio.Event()
+    left = {"n": n}
+
+    async def read() -> None:
+        async for msg in ws:
+            if json.loads(msg.data).get("type") == "msg.ack":
+                window.release()
+                left["n"] -= 1
+                if not left["n"]:
+                    acked.set()
+
+    reader = asyncio.create_task(read())
+    for i in range(n):
+        await window.acquire()
+        frame = {
+            "type": "msg.send",
+            "id": f"s{i}",
+            "to": to,
+            "client_msg_id": f"c{i}",
+            "content": {"kind": "text", "text": "x" * 40},
+        }
+        await ws.send_str(json.dumps(frame))
+    await asyncio.wait_for(acked.wait(), 300)
+    reader.cancel()
+    await ws.close()
+
+
+async def p4_offline_sync(target: BenchTarget, args: argparse.Namespace) -> dict:
+    """``messages`` waiting for an offline user; auth → last message through sync paging."""
+    async with aiohttp.ClientSession() as http:
+        runs = []
+        for _ in range(args.repeat):
+            sender, receiver = await make_accounts(http, target.url, 2)
+            await fill_mailbox(http, sender, receiver.user_id, args.messages)
+            t0 = time.perf_counter()
+            rws = await open_socket(http, await login(http, target.url, receiver.username))
+            got, cursors, page_no = 0, {}, 0
+            while True:
+                page_no += 1
+                await rws.send_str(
+                    json.dumps(
+                        {"type": "sync", "id": f"p{page_no}", "cursors": cursors, "limit": 1000}
+                    )
+                )
+                reply = json.loads((await rws.receive()).data)
+                got += len(reply["messages"])
+                cursors = reply["cursors"]
+                if not reply["has_more"]:
+                    break
+            runs.append(time.perf_counter() - t0)
+            assert got == args.messages, got
+    return {
+        "messages": args.messages,
+        "runs": len(runs),
+        "login→last message p50 ms": round(1000 * statistics.median(runs), 1),
+        "min ms": round(1000 * min(runs), 1),
+        "max ms": round(1000 * max(runs), 1),
+    }
+
+
+async def p5_login_churn(target: BenchTarget, args: argparse.Namespace) -> dict:
+    """Workers loop login → WebSocket → auth.ok → close; rate and latency."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        accounts = await make_accounts(http, target.url, args.workers)
+        hist, done = LatencyHistogram(), {"n": 0}
+        stop_at = time.perf_counter() + args.seconds
+
+        async def worker(account) -> None:
+            while time.perf_counter() < stop_at:
+                t0 = time.perf_counter_ns()
+                fresh = await login(http, target.url, account.username)
+                ws = await open_socket(http, fresh)
+                hist.add(time.perf_counter_ns() - t0)
+                done["n"] += 1
+                await ws.close()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(a) for a in accounts))
+        wall = time.perf_counter() - t0
+    return {
+        "workers": args.workers,
+        "logins/s": round(done["n"] / wall, 1),
+        "login→auth.ok p50 ms": hist.percentile_ms(50),
+        "login→auth.ok p99 ms": hist.percentile_ms(99),
+    }
+
+
+FIRST_EVENTS = {
+    "login": (
+        "io.imfaas.http.register.v1",
+        {"username": "coldstart", "password": "password-1"},
+        {},
+    ),
+    "send": ("io.imfaas.client.msg.send.v1", {"type": "msg.send", "id": "x"}, "frame"),
+    "history": ("io.imfaas.client.conv.list.v1", {"type": "conv.list", "id": "x"}, "frame"),
+    "store": (
+        "io.imfaas.message.submitted.v1",
+        {
+            "conversation": "d:a:b",
+            "sender": "a",
+            "sender_device": "d",
+            "client_msg_id": "c",
+            "content": {"kind": "text", "text": "t"},
+            "submitted_ts": 0,
+            "reply_to": {"node": "n", "conn": "c", "request_id": "r"},
+        },
+        {},
+    ),
+    "fanout": (
+        "io.imfaas.session.revoked.v1",
+        {"user": "a", "device": "d", "session": "s", "close_code": 4401, "reason": "bench"},
+        {},
+    ),
+}
+
+
+def p6_cold_start(args: argparse.Namespace) -> dict:
+    """Process start → first CloudEvent answered, with the command each image runs."""
+    from imfaas.events.codec import encode_http, new_event
+    from imfaas.shared.access_tokens import ensure_key_pair
+
+    rows = {}
+    for name, (event_type, data, extra) in FIRST_EVENTS.items():
+        times = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                ensure_key_pair(Path(tmp) / "keys", "k1")
+                port = (
+                    BenchTarget("dev", Path(tmp))._free_base()
+                    if False
+                    else 20000 + os.getpid() % 5000
+                )
+                ext = (
+                    {"imuser": "a", "imdevice": "d", "imnode": "n", "imconn": "c"}
+                    if extra == "frame"
+                    else {}
+                )
+                headers, body = encode_http(new_event(event_type, "/bench", data, ext))
+                env = {
+                    **os.environ,
+                    "IMFAAS_DATA_DIR": tmp,
+                    "IMFAAS_ARGON2_TIME_COST": "1",
+                    "IMFAAS_ARGON2_MEMORY_KIB": "1024",
+                    "IMFAAS_DELIVERY_URL_TEMPLATE": "http://127.0.0.1:9/{node}",
+                }
+                t0 = time.perf_counter()
+                proc = subprocess.Popen(
+                    [
+                        "taskset",
+                        "-c",
+                        "0",
+                        sys.executable,
+                        "-m",
+                        "functions_framework",
+                        "--source",
+                        str(REPO / "functions" / name / "main.py"),
+                        "--target",
+                        name,
+                        "--signature-type",
+                        "http",
+                        "--asgi",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    cwd=REPO,
+                )
+                try:
+                    while True:
+                        try:
+                            request = urllib.request.Request(
+                                f"http://127.0.0.1:{port}/", data=body, headers=headers
+                            )
+                            with urllib.request.urlopen(request, timeout=5) as response:
+                                if response.status in (200, 202):
+                                    break
+                        except OSError:
+                            if time.perf_counter() - t0 > 30:
+                                raise
+                            time.sleep(0.01)
+                    times.append(time.perf_counter() - t0)
+                finally:
+                    proc.terminate()
+                    proc.wait()
+        rows[f"{name} cold start p50 ms"] = round(1000 * statistics.median(times), 1)
+    return rows
+
+
+SCENARIOS = {"P1": p1_send_deliver, "P3": p3_idle, "P4": p4_offline_sync, "P5": p5_login_churn}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("scenario", choices=[*SCENARIOS, "P6"])
+    parser.add_argument("--target", choices=["dev", "cluster"], default="dev")
+    parser.add_argument("--pairs", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--sockets", type=int, default=2000)
+    parser.add_argument("--heartbeat", type=float, default=5.0)
+    parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {1})
+    if args.scenario == "P6":
+        report("P6", "functions", p6_cold_start(args))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        target = BenchTarget(args.target, Path(tmp) / "data")
+        target.start()
+        try:
+            rows = asyncio.run(SCENARIOS[args.scenario](target, args))
+        finally:
+            target.stop()
+    report(args.scenario, args.target, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
