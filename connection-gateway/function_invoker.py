@@ -25,22 +25,21 @@ class FunctionInvoker(Protocol):
 
 
 class InProcessInvoker:
-    """Calls functions living in this process, through the codec."""
+    """Calls functions living in this process with the very CloudEvent the HTTP path sends.
+
+    The bytes round trip is skipped here (it cost a third of the embedded hot path); the
+    codec itself is covered by its tests and by the local cluster, where every call is HTTP.
+    """
 
     def __init__(self, functions: Mapping[str, Function]) -> None:
         self._functions = dict(functions)
 
     async def invoke(self, function: str, event: CloudEvent) -> CloudEvent | None:
-        """Encode, decode, handle, encode the reply, decode it."""
+        """Hand the event to the function and return its reply event."""
         target = self._functions.get(function)
         if target is None:
             raise BackendUnavailable(f"function {function!r} is not running here")
-        headers, body = encode_http(event)
-        reply = await target.handle(decode_http(headers, body))
-        if reply is None:
-            return None
-        reply_headers, reply_body = encode_http(reply)
-        return decode_http(reply_headers, reply_body)
+        return await target.handle(event)
 
 
 class HttpInvoker:

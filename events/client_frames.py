@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +25,13 @@ class SocketIdentity:
     conn_id: str
 
 
+# Trace ids need to be unique, not unguessable: a seeded PRNG instead of urandom per request.
+_trace_ids = random.Random(secrets.randbits(128))
+
+
 def new_traceparent() -> str:
     """A fresh W3C ``traceparent`` (one trace per client request)."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return f"00-{_trace_ids.getrandbits(128):032x}-{_trace_ids.getrandbits(64):016x}-01"
 
 
 def client_frame_event(frame: dict[str, Any], who: SocketIdentity) -> CloudEvent:
