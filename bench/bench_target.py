@@ -8,9 +8,7 @@ the login path, not the hash; the figure is stated with the results.
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,23 +16,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from imfaas.local_ports import free_port_range
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_base(span: int = 16) -> int:
-    for _ in range(200):
-        base = random.randrange(12000, 32000 - span)
-        ok = True
-        for port in range(base, base + span):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
 
 
 class BenchTarget:
@@ -42,7 +26,7 @@ class BenchTarget:
 
     def __init__(self, kind: str, data_dir: Path) -> None:
         self.kind = kind
-        self.port = _free_base()
+        self.port = free_port_range()
         self.data_dir = data_dir
         ns = "b" + uuid.uuid4().hex[:10]
         self.env = {

@@ -30,6 +30,8 @@ from bench_target import REPO, BenchTarget, cpu_seconds, rss_bytes
 from latency_histogram import LatencyHistogram
 from protocol_load import login, make_accounts, open_socket
 
+from imfaas.local_ports import free_port_range
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -314,11 +316,7 @@ def p6_cold_start(args: argparse.Namespace) -> dict:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 ensure_key_pair(Path(tmp) / "keys", "k1")
-                port = (
-                    BenchTarget("dev", Path(tmp))._free_base()
-                    if False
-                    else 20000 + os.getpid() % 5000
-                )
+                port = free_port_range(1)
                 ext = (
                     {"imuser": "a", "imdevice": "d", "imnode": "n", "imconn": "c"}
                     if extra == "frame"

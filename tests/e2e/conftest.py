@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,30 +17,7 @@ import pytest
 
 from imfaas.client import Connection, ImfaasClient, LoginSession
 from imfaas.events.schema_registry import frame_problems
-
-# The local cluster uses base .. base + SPAN - 1 (gateways, dispatcher health, functions).
-SPAN = 16
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port() -> int:
-    """A base port with ``SPAN`` free ports after it, below Linux's ephemeral range
-    (32768-60999): a port in that range may be taken by any outgoing connection, or even
-    connect to itself while its server is still starting."""
-    for _ in range(200):
-        base = random.randrange(12000, 32000 - SPAN)
-        if all(_port_free(base + i) for i in range(SPAN)):
-            return base
-    raise RuntimeError("no free port range")
-
+from imfaas.local_ports import free_port_range
 
 REAL = "real" in os.environ.get("IMFAAS_BACKENDS", "")
 
@@ -54,7 +29,7 @@ class DevServer:
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = free_port_range()
         namespace = "e" + uuid.uuid4().hex[:12]
         self.env = {
             **os.environ,
