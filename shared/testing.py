@@ -5,7 +5,9 @@ Each function's own tests import these, so ``pytest functions/<name>`` needs not
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +96,31 @@ async def reply_frame(
     """Send one frame through a function and return the reply frame (None for no reply)."""
     reply = await handle(frame_event(frame, who))
     return None if reply is None else reply.get_data()
+
+
+@dataclass
+class PortSet:
+    """One test environment's settings and ports, with the recording fakes."""
+
+    settings: Settings
+    ports: Ports
+    bus: RecordingEventBus
+    delivery: RecordingDelivery
+
+
+@contextlib.asynccontextmanager
+async def port_sets(base_dir: Path) -> AsyncIterator[Callable[..., Awaitable[PortSet]]]:
+    """Factory of fresh port sets, each in a folder of its own; all are closed on exit."""
+    opened: list[Ports] = []
+
+    async def make(**overrides: Any) -> PortSet:
+        settings = make_settings(base_dir / f"env{len(opened)}", **overrides)
+        ports, bus, delivery = await open_test_ports(settings)
+        opened.append(ports)
+        return PortSet(settings, ports, bus, delivery)
+
+    try:
+        yield make
+    finally:
+        for ports in opened:
+            await ports.close()

@@ -15,8 +15,7 @@ from imfaas.shared.settings import Settings
 from imfaas.shared.testing import (
     RecordingDelivery,
     RecordingEventBus,
-    make_settings,
-    open_test_ports,
+    port_sets,
 )
 
 
@@ -51,19 +50,15 @@ MakeFanout = Callable[..., Awaitable[FanoutEnv]]
 @pytest.fixture
 async def make_fanout(tmp_path) -> AsyncIterator[MakeFanout]:
     """Factory: ``await make_fanout(**settings_overrides)`` → a started ``FanoutEnv``."""
-    opened: list[Ports] = []
+    async with port_sets(tmp_path) as new_ports:
 
-    async def make(**overrides: Any) -> FanoutEnv:
-        settings = make_settings(tmp_path / f"env{len(opened)}", **overrides)
-        ports, bus, delivery = await open_test_ports(settings)
-        opened.append(ports)
-        fn = create_function(settings, ports)
-        await fn.start()
-        return FanoutEnv(settings, ports, bus, delivery, fn)
+        async def make(**overrides: Any) -> FanoutEnv:
+            env = await new_ports(**overrides)
+            fn = create_function(env.settings, env.ports)
+            await fn.start()
+            return FanoutEnv(env.settings, env.ports, env.bus, env.delivery, fn)
 
-    yield make
-    for ports in opened:
-        await ports.close()
+        yield make
 
 
 @pytest.fixture

@@ -20,8 +20,7 @@ from imfaas.shared.settings import Settings
 from imfaas.shared.testing import (
     RecordingEventBus,
     identity,
-    make_settings,
-    open_test_ports,
+    port_sets,
     reply_frame,
 )
 
@@ -83,21 +82,17 @@ MakeHistory = Callable[..., Awaitable[HistoryEnv]]
 async def make_history(tmp_path, monkeypatch) -> AsyncIterator[MakeHistory]:
     """Factory: ``await make_history(**settings_overrides)`` → a started ``HistoryEnv``."""
     monkeypatch.setattr(store_handler, "time", SteppingClock())
-    opened: list[Ports] = []
+    async with port_sets(tmp_path) as new_ports:
 
-    async def make(**overrides: Any) -> HistoryEnv:
-        settings = make_settings(tmp_path / f"env{len(opened)}", **overrides)
-        ports, bus, _ = await open_test_ports(settings)
-        opened.append(ports)
-        fn = create_history(settings, ports)
-        store = store_handler.create_function(settings, ports)
-        await fn.start()
-        await store.start()
-        return HistoryEnv(settings, ports, bus, fn, store)
+        async def make(**overrides: Any) -> HistoryEnv:
+            env = await new_ports(**overrides)
+            fn = create_history(env.settings, env.ports)
+            store = store_handler.create_function(env.settings, env.ports)
+            await fn.start()
+            await store.start()
+            return HistoryEnv(env.settings, env.ports, env.bus, fn, store)
 
-    yield make
-    for ports in opened:
-        await ports.close()
+        yield make
 
 
 @pytest.fixture

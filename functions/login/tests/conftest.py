@@ -13,7 +13,7 @@ from imfaas.events.codec import new_event
 from imfaas.functions.login.handler import LoginFunction, create_function
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.settings import Settings
-from imfaas.shared.testing import RecordingEventBus, make_settings, open_test_ports
+from imfaas.shared.testing import RecordingEventBus, port_sets
 
 
 @dataclass
@@ -60,19 +60,15 @@ MakeLogin = Callable[..., Awaitable[LoginEnv]]
 @pytest.fixture
 async def make_login(tmp_path) -> AsyncIterator[MakeLogin]:
     """Factory: ``await make_login(**settings_overrides)`` → a started ``LoginEnv``."""
-    opened: list[Ports] = []
+    async with port_sets(tmp_path) as new_ports:
 
-    async def make(**overrides: Any) -> LoginEnv:
-        settings = make_settings(tmp_path / f"env{len(opened)}", **overrides)
-        ports, bus, _ = await open_test_ports(settings)
-        opened.append(ports)
-        fn = create_function(settings, ports)
-        await fn.start()
-        return LoginEnv(settings, ports, bus, fn)
+        async def make(**overrides: Any) -> LoginEnv:
+            env = await new_ports(**overrides)
+            fn = create_function(env.settings, env.ports)
+            await fn.start()
+            return LoginEnv(env.settings, env.ports, env.bus, fn)
 
-    yield make
-    for ports in opened:
-        await ports.close()
+        yield make
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from imfaas.functions.send.handler import SendFunction, create_function
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.ports.user_directory import UserRecord
 from imfaas.shared.settings import Settings
-from imfaas.shared.testing import RecordingEventBus, make_settings, open_test_ports
+from imfaas.shared.testing import RecordingEventBus, port_sets
 
 USERS = ("ua", "ub", "uc")
 
@@ -33,21 +33,17 @@ MakeSend = Callable[..., Awaitable[SendEnv]]
 @pytest.fixture
 async def make_send(tmp_path) -> AsyncIterator[MakeSend]:
     """Factory: ``await make_send(users=..., **settings_overrides)`` → a started ``SendEnv``."""
-    opened: list[Ports] = []
+    async with port_sets(tmp_path) as new_ports:
 
-    async def make(users: tuple[str, ...] = USERS, **overrides: Any) -> SendEnv:
-        settings = make_settings(tmp_path / f"env{len(opened)}", **overrides)
-        ports, bus, _ = await open_test_ports(settings)
-        opened.append(ports)
-        for user_id in users:
-            await ports.users.create_user(UserRecord(user_id, "name-" + user_id, "x", 0))
-        fn = create_function(settings, ports)
-        await fn.start()
-        return SendEnv(settings, ports, bus, fn)
+        async def make(users: tuple[str, ...] = USERS, **overrides: Any) -> SendEnv:
+            env = await new_ports(**overrides)
+            for user_id in users:
+                await env.ports.users.create_user(UserRecord(user_id, "name-" + user_id, "x", 0))
+            fn = create_function(env.settings, env.ports)
+            await fn.start()
+            return SendEnv(env.settings, env.ports, env.bus, fn)
 
-    yield make
-    for ports in opened:
-        await ports.close()
+        yield make
 
 
 @pytest.fixture

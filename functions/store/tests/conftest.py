@@ -11,7 +11,7 @@ import pytest
 from imfaas.functions.store.handler import StoreFunction, create_function
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.settings import Settings
-from imfaas.shared.testing import RecordingEventBus, make_settings, open_test_ports
+from imfaas.shared.testing import RecordingEventBus, port_sets
 
 
 @dataclass
@@ -30,19 +30,15 @@ MakeStore = Callable[..., Awaitable[StoreEnv]]
 @pytest.fixture
 async def make_store(tmp_path) -> AsyncIterator[MakeStore]:
     """Factory: ``await make_store(**settings_overrides)`` → a started ``StoreEnv``."""
-    opened: list[Ports] = []
+    async with port_sets(tmp_path) as new_ports:
 
-    async def make(**overrides: Any) -> StoreEnv:
-        settings = make_settings(tmp_path / f"env{len(opened)}", **overrides)
-        ports, bus, _ = await open_test_ports(settings)
-        opened.append(ports)
-        fn = create_function(settings, ports)
-        await fn.start()
-        return StoreEnv(settings, ports, bus, fn)
+        async def make(**overrides: Any) -> StoreEnv:
+            env = await new_ports(**overrides)
+            fn = create_function(env.settings, env.ports)
+            await fn.start()
+            return StoreEnv(env.settings, env.ports, env.bus, fn)
 
-    yield make
-    for ports in opened:
-        await ports.close()
+        yield make
 
 
 @pytest.fixture
