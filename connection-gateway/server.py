@@ -389,6 +389,8 @@ class Gateway:
                 "connections": self.connection_count,
                 "delivery_batches": self.delivery_batches,
                 "frames_delivered": self.frames_delivered,
+                # Every task on this process's loop: the soak bench watches it for leaks.
+                "tasks": len(asyncio.all_tasks()),
             }
         )
 

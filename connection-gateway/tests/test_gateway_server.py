@@ -239,6 +239,27 @@ async def test_healthz_counts_delivery_batches(rig: Rig) -> None:
     )
 
 
+async def test_healthz_task_count_rises_with_a_socket_and_falls_back_when_it_closes(
+    rig: Rig,
+) -> None:
+    async def tasks() -> int:
+        return (await (await rig.client.get("/healthz")).json())["tasks"]
+
+    rig.invoker.behaviour["send"] = echo
+    before = await tasks()
+    ws = await rig.socket()
+    await ws.send_json({"type": "msg.send", "id": "m1"})
+    assert (await ws.receive_json(timeout=5))["id"] == "m1"
+    # The socket's handler and its request worker are both live now.
+    assert await tasks() >= before + 2
+    await ws.close()
+    for _ in range(200):
+        if rig.gateway.connection_count == 0 and await tasks() == before:
+            break
+        await asyncio.sleep(0.01)
+    assert await tasks() == before
+
+
 async def test_shutdown_withdraws_the_node_and_closes_sockets_with_1012(tmp_path: Path) -> None:
     rig = Rig(tmp_path)
     await rig.client.start_server()
