@@ -21,6 +21,7 @@ class GatewayConfig:
     frame_routes: dict[str, str]
     public_keys_dir: Path
     jwt_issuer: str
+    jwt_audience: str
     internal_token: str
     delivery_url: str
     node_ttl_s: int
@@ -43,6 +44,7 @@ class GatewayConfig:
             frame_routes=dict(settings.frame_routes),
             public_keys_dir=Path(settings.jwt_public_keys_dir or settings.data_dir / "keys"),
             jwt_issuer=settings.jwt_issuer,
+            jwt_audience=settings.jwt_audience,
             internal_token=settings.internal_token,
             delivery_url=settings.gateway_delivery_url,
             node_ttl_s=settings.node_ttl_s,

@@ -34,7 +34,7 @@ async def build_gateway_app(settings: Settings, host: str, port: int) -> web.App
     invoker = HttpInvoker(settings.function_urls, settings.function_timeout_s)
     gateway = Gateway(
         config,
-        TokenVerifier.from_dir(config.public_keys_dir, config.jwt_issuer),
+        TokenVerifier.from_dir(config.public_keys_dir, config.jwt_issuer, config.jwt_audience),
         ports.cache,
         ports.routes,
         invoker,

@@ -79,7 +79,7 @@ class EmbeddedRuntime:
         config = GatewayConfig.from_settings(settings)
         self.gateway = Gateway(
             config,
-            TokenVerifier.from_dir(config.public_keys_dir, config.jwt_issuer),
+            TokenVerifier.from_dir(config.public_keys_dir, config.jwt_issuer, config.jwt_audience),
             ports.cache,
             ports.routes,
             InProcessInvoker(self.functions),

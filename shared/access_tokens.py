@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from imfaas.shared.errors import Unauthorized
 
 ALGORITHM = "EdDSA"
+DEFAULT_AUDIENCE = "imfaas"
 # Clock skew tolerated between the login function and gateways.
 LEEWAY_S = 5
 
@@ -61,13 +62,21 @@ def ensure_key_pair(key_dir: Path, kid: str) -> tuple[Path, Path]:
 class TokenIssuer:
     """Signs access tokens with one private key."""
 
-    def __init__(self, private_key_pem: bytes, kid: str, issuer: str, ttl_s: int) -> None:
+    def __init__(
+        self,
+        private_key_pem: bytes,
+        kid: str,
+        issuer: str,
+        ttl_s: int,
+        audience: str = DEFAULT_AUDIENCE,
+    ) -> None:
         key = serialization.load_pem_private_key(private_key_pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("the JWT signing key must be Ed25519")
         self._key = key
         self._kid = kid
         self._issuer = issuer
+        self._audience = audience
         self.ttl_s = ttl_s
 
     def issue(self, user_id: str, device_id: str, session_id: str, platform: str) -> str:
@@ -75,11 +84,13 @@ class TokenIssuer:
         now = int(time.time())
         claims = {
             "iss": self._issuer,
+            "aud": self._audience,
             "sub": user_id,
             "dev": device_id,
             "sid": session_id,
             "plt": platform,
             "iat": now,
+            "nbf": now,
             "exp": now + self.ttl_s,
             "jti": uuid.uuid4().hex,
         }
@@ -89,7 +100,9 @@ class TokenIssuer:
 class TokenVerifier:
     """Verifies access tokens against public keys chosen by ``kid`` (several during rotation)."""
 
-    def __init__(self, public_keys: dict[str, bytes], issuer: str) -> None:
+    def __init__(
+        self, public_keys: dict[str, bytes], issuer: str, audience: str = DEFAULT_AUDIENCE
+    ) -> None:
         self._keys: dict[str, Ed25519PublicKey] = {}
         for kid, pem in public_keys.items():
             key = serialization.load_pem_public_key(pem)
@@ -97,9 +110,12 @@ class TokenVerifier:
                 raise ValueError(f"public key {kid} is not Ed25519")
             self._keys[kid] = key
         self._issuer = issuer
+        self._audience = audience
 
     @classmethod
-    def from_dir(cls, key_dir: Path, issuer: str) -> TokenVerifier:
+    def from_dir(
+        cls, key_dir: Path, issuer: str, audience: str = DEFAULT_AUDIENCE
+    ) -> TokenVerifier:
         """Load every ``<kid>.public.pem`` in a folder."""
         keys = {
             path.name.removesuffix(".public.pem"): path.read_bytes()
@@ -107,10 +123,11 @@ class TokenVerifier:
         }
         if not keys:
             raise ValueError(f"no *.public.pem in {key_dir}")
-        return cls(keys, issuer)
+        return cls(keys, issuer, audience)
 
     def verify(self, token: object) -> AccessClaims:
-        """Check signature, ``kid``, expiry and issuer; raise ``Unauthorized`` otherwise."""
+        """Check signature, ``kid``, issuer, audience and the time window (``nbf``/``iat`` not
+        in the future, ``exp`` not past, each within ``LEEWAY_S``); raise ``Unauthorized``."""
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise Unauthorized("missing or malformed token")
         try:
@@ -123,8 +140,10 @@ class TokenVerifier:
                 key,
                 algorithms=[ALGORITHM],
                 issuer=self._issuer,
+                audience=self._audience,
                 leeway=LEEWAY_S,
-                options={"require": ["exp", "iat", "sub", "iss"]},
+                # PyJWT refuses an ``nbf`` or ``iat`` later than now + leeway by itself.
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
             return AccessClaims(
                 user_id=str(claims["sub"]),
@@ -136,5 +155,7 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise Unauthorized("token not yet valid") from exc
         except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
             raise Unauthorized("invalid token") from exc

@@ -97,10 +97,20 @@ class Settings:
     jwt_public_keys_dir: str = ""
     jwt_kid: str = "k1"
     jwt_issuer: str = "imfaas"
+    # The ``aud`` every access token carries and every verifier requires.
+    jwt_audience: str = "imfaas"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    # Login brute force: failed logins are counted per username and per client IP over a
+    # window; from the Nth failure on, each further attempt waits a lock that doubles from
+    # the base up to the cap (429 rate_limited with Retry-After). A success clears the user's.
+    login_failure_window_s: int = 900
+    login_user_free_failures: int = 5
+    login_ip_free_failures: int = 50
+    login_lock_base_s: float = 1.0
+    login_lock_max_s: float = 60.0
     # Protocol limits.
     max_frame_bytes: int = 64 * 1024
     max_http_body_bytes: int = 64 * 1024

@@ -15,6 +15,7 @@ class LoginConfig:
     private_key_file: Path
     kid: str
     issuer: str
+    audience: str
     access_ttl_s: int
     refresh_ttl_s: int
     argon2_time_cost: int
@@ -31,6 +32,7 @@ class LoginConfig:
             private_key_file=Path(key_file),
             kid=settings.jwt_kid,
             issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
             access_ttl_s=settings.access_token_ttl_s,
             refresh_ttl_s=settings.refresh_token_ttl_s,
             argon2_time_cost=settings.argon2_time_cost,

@@ -54,6 +54,7 @@ class LoginFunction:
             self._config.kid,
             self._config.issuer,
             self._config.access_ttl_s,
+            self._config.audience,
         )
 
     async def stop(self) -> None:

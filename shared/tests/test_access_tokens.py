@@ -25,6 +25,7 @@ from imfaas.shared.access_tokens import (
 from imfaas.shared.errors import Unauthorized
 
 ISSUER = "imfaas"
+AUDIENCE = "imfaas"
 
 
 def keys(tmp_path: Path, kid: str, folder: str = "keys") -> tuple[bytes, bytes]:
@@ -40,6 +41,7 @@ def claims(**changes) -> dict[str, object]:
     now = int(time.time())
     values = {
         "iss": ISSUER,
+        "aud": AUDIENCE,
         "sub": "u1",
         "dev": "d1",
         "sid": "s1",
@@ -161,6 +163,64 @@ def test_tampered_payload_is_unauthorized(k1, verifier):
         verifier.verify(forged)
 
 
+def signed(k1, **changes) -> str:
+    """A token signed by k1 with the given claims changed (None removes a claim)."""
+    private = serialization.load_pem_private_key(k1[0], password=None)
+    payload = {k: v for k, v in claims(**changes).items() if v is not None}
+    return jwt.encode(payload, private, algorithm="EdDSA", headers={"kid": "k1"})
+
+
+def test_issued_token_names_the_audience_and_is_valid_from_now(k1):
+    token = TokenIssuer(k1[0], "k1", ISSUER, 900, audience="chat-api").issue(
+        "u1", "d1", "s1", "web"
+    )
+
+    payload = jwt.decode(token, options={"verify_signature": False})
+
+    assert payload["aud"] == "chat-api"
+    assert payload["nbf"] == payload["iat"]
+
+
+def test_token_for_another_audience_is_unauthorized(k1, verifier):
+    token = TokenIssuer(k1[0], "k1", ISSUER, 900, audience="admin-api").issue(
+        "u1", "d1", "s1", "web"
+    )
+
+    with pytest.raises(Unauthorized, match="invalid token"):
+        verifier.verify(token)
+
+
+def test_verifier_for_another_audience_refuses_default_tokens(k1):
+    token = TokenIssuer(k1[0], "k1", ISSUER, 900).issue("u1", "d1", "s1", "web")
+    other = TokenVerifier({"k1": k1[1]}, ISSUER, audience="admin-api")
+
+    with pytest.raises(Unauthorized):
+        other.verify(token)
+    assert TokenVerifier({"k1": k1[1]}, ISSUER).verify(token).user_id == "u1"
+
+
+def test_token_without_an_audience_is_unauthorized(k1, verifier):
+    with pytest.raises(Unauthorized):
+        verifier.verify(signed(k1, aud=None))
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_token_valid_only_in_the_future_is_unauthorized_not_yet_valid(k1, verifier, claim):
+    later = int(time.time()) + LEEWAY_S + 60
+
+    with pytest.raises(Unauthorized) as info:
+        verifier.verify(signed(k1, **{claim: later}))
+
+    assert info.value.message == "token not yet valid"
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_token_valid_from_within_the_clock_skew_leeway_verifies(k1, verifier, claim):
+    soon = int(time.time()) + LEEWAY_S - 3
+
+    assert verifier.verify(signed(k1, **{claim: soon})).user_id == "u1"
+
+
 def test_token_of_another_issuer_is_unauthorized(k1, verifier):
     token = TokenIssuer(k1[0], "k1", "someone-else", 900).issue("u1", "d1", "s1", "web")
 
@@ -168,7 +228,7 @@ def test_token_of_another_issuer_is_unauthorized(k1, verifier):
         verifier.verify(token)
 
 
-@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "iss", "dev", "sid"])
+@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "iss", "aud", "dev", "sid"])
 def test_signed_token_missing_a_claim_is_unauthorized(k1, verifier, missing):
     private = serialization.load_pem_private_key(k1[0], password=None)
     payload = {k: v for k, v in claims().items() if k != missing}
