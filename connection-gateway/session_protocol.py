@@ -8,6 +8,8 @@ error frames, timeouts, ping) lives here, so it is tested without a network.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -21,6 +23,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_RESTART = 1012
 CLOSE_TRY_LATER = 1013
 MAX_ID_LEN = 128
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
 class State(Enum):
@@ -114,7 +117,7 @@ class SessionProtocol:
         self.last_activity = now
         if len(data) > self._limits.max_frame_bytes or (
             len(data) * 4 > self._limits.max_frame_bytes
-            and len(data.encode("utf-8")) > self._limits.max_frame_bytes
+            and len(data.encode("utf-8", "surrogatepass")) > self._limits.max_frame_bytes
         ):
             return self._close(CLOSE_TOO_BIG, "frame too large")
         if self.state is State.AUTHENTICATING:
@@ -241,11 +244,15 @@ class SessionProtocol:
 def _parse(data: str) -> tuple[dict[str, Any] | None, str | None]:
     """The frame and None, or whatever could be read and what is wrong with it."""
     try:
-        frame = json.loads(data)
-    except ValueError:
+        frame = _DECODER.decode(data)
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than the interpreter's stack (e.g. "[" * 100000).
         return None, "frame is not JSON"
     if not isinstance(frame, dict):
         return None, "frame is not a JSON object"
+    # A lone surrogate (\ud800 escaped) is not Unicode: it cannot be sent back as UTF-8.
+    if _may_hold_surrogates(data) and not _encodable(frame):
+        return frame, "frame is not valid Unicode"
     frame_id, frame_type = frame.get("id"), frame.get("type")
     if not isinstance(frame_id, str) or not frame_id or len(frame_id) > MAX_ID_LEN:
         return frame, f"frame needs a string id of 1..{MAX_ID_LEN} chars"
@@ -254,10 +261,46 @@ def _parse(data: str) -> tuple[dict[str, Any] | None, str | None]:
     return frame, None
 
 
+def _reject_constant(name: str) -> float:
+    # NaN and Infinity are not JSON; echoed to other clients they would break their parsers.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _may_hold_surrogates(data: str) -> bool:
+    # Cheap tests first: frames rarely escape a surrogate, and sockets never deliver raw ones.
+    if "\\u" in data and _SURROGATE_ESCAPE.search(data):
+        return True
+    if data.isascii():
+        return False
+    try:
+        data.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _encodable(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _readable_id(frame: dict[str, Any] | None) -> str | None:
     if frame is None:
         return None
     frame_id = frame.get("id")
-    if isinstance(frame_id, str) and 0 < len(frame_id) <= MAX_ID_LEN:
+    if isinstance(frame_id, str) and 0 < len(frame_id) <= MAX_ID_LEN and _encodable(frame_id):
         return frame_id
     return None

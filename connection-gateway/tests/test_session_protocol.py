@@ -501,3 +501,42 @@ def test_a_socket_that_ignores_rate_limits_is_closed_4429():
         CloseSocket(4429, "rate limited")
     ]
     assert session.state is State.CLOSED
+
+
+# -- found by the property tests ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "request_id"),
+    [
+        ("[" * 100_000, None),  # deeper than the stack: json raises RecursionError
+        ('{"a":' * 100_000, None),
+        ('{"type": "ping", "id": "p", "n": NaN}', None),  # NaN and Infinity are not JSON
+        ('{"type": "ping", "id": "p", "n": -Infinity}', None),
+        ('{"type": "ping", "id": "p", "n": 1e400}', None),  # would come back as Infinity
+        ('{"type": "ping", "id": "p", "n": ' + "9" * 5000 + "}", None),
+        ('{"type": "ping", "id": "\\ud800"}', None),  # a lone surrogate cannot be echoed
+        ('{"type": "msg.send", "id": "m", "to": "\\udc00x"}', "m"),
+        ('{"type": "ping", "id": "p", "\\uDBFF": 1}', "p"),
+        ('{"type": "ping", "id": "p", "raw": "\ud800"}', "p"),
+    ],
+)
+def test_frames_json_cannot_carry_get_bad_request_and_the_session_stays_open(data, request_id):
+    session = open_session(SessionLimits(max_frame_bytes=1 << 20))
+
+    assert_bad_request(session.receive_text(data, 1.0), request_id)
+    assert session.state is State.OPEN
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_is_accepted():
+    session = open_session()
+
+    assert session.receive_text('{"type": "ping", "id": "\\ud83d\\ude00"}', 1.0) == [
+        SendFrame({"type": "pong", "id": "😀"})
+    ]
+
+
+def test_lone_surrogates_over_the_size_limit_close_1009():
+    session = open_session()
+
+    assert [a.code for a in session.receive_text("\ud800" * 400, 1.0)] == [CLOSE_TOO_BIG]
