@@ -4,6 +4,10 @@ Every function runs in its own process under functions-framework (exactly the co
 image runs), two gateway nodes run as ``imfaas gateway``, and ``imfaas dispatch`` plays
 Knative's KafkaSource. The backends (PostgreSQL, Cassandra, Redis, Kafka) must be running:
 ``bash infra/backends.sh start``.
+
+Like a kubelet with ``restartPolicy: Always``, a child that dies is started again (with a
+back-off when it keeps dying), so a crash of one process is a blip, not an outage; each
+child's current pid is in ``<data-dir>/run/<name>.pid`` for tools that crash them on purpose.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from imfaas.shared.settings import FUNCTION_NAMES
 
 READY_TIMEOUT_S = 120.0
 STOP_GRACE_S = 15.0
+# Restart back-off: a child that lived shorter than STABLE_S waits twice as long as last time.
+RESTART_DELAY_S = 0.2
+RESTART_DELAY_MAX_S = 5.0
+STABLE_S = 10.0
 
 # The adapters of the production shape; namespaces and addresses pass through from the
 # caller's environment (IMFAAS_POSTGRES_DSN, IMFAAS_POSTGRES_SCHEMA, ...).
@@ -45,6 +53,10 @@ class Child:
     env: dict[str, str]
     ready_url: str | None
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    died_at: float | None = None
+    restarts: int = 0
+    restart_delay_s: float = RESTART_DELAY_S / 2
 
 
 def function_source(name: str) -> Path:
@@ -124,14 +136,56 @@ def _ready(url: str) -> bool:
         return False
 
 
-def start_children(children: list[Child], log_dir: Path) -> None:
-    """Start each child (output to ``log_dir/<name>.log``) and wait until all are ready."""
+def pid_file(data_dir: Path, name: str) -> Path:
+    """Where the current pid of the child ``name`` is written."""
+    return data_dir / "run" / f"{name}.pid"
+
+
+def spawn_child(child: Child, data_dir: Path) -> None:
+    """Start one child (output appended to its log) and publish its pid."""
+    log_dir = data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{child.name}.log").open("ab") as log:
+        child.process = subprocess.Popen(
+            child.command, env=child.env, stdout=log, stderr=subprocess.STDOUT
+        )
+    child.started_at = time.monotonic()
+    path = pid_file(data_dir, child.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole then renamed, so a reader never sees half a pid.
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{child.process.pid}\n")
+    tmp.replace(path)
+
+
+def restart_dead_children(children: list[Child], data_dir: Path, now: float) -> list[str]:
+    """Start again every child that exited and whose back-off has passed; returns their names."""
+    restarted = []
     for child in children:
-        with (log_dir / f"{child.name}.log").open("ab") as log:
-            child.process = subprocess.Popen(
-                child.command, env=child.env, stdout=log, stderr=subprocess.STDOUT
-            )
+        process = child.process
+        if process is None or process.poll() is None:
+            continue
+        if child.died_at is None:
+            child.died_at = now
+            # Crash-looping children wait longer each time; one that ran a while starts fresh.
+            if now - child.started_at < STABLE_S:
+                child.restart_delay_s = min(RESTART_DELAY_MAX_S, child.restart_delay_s * 2)
+            else:
+                child.restart_delay_s = RESTART_DELAY_S
+        if now - child.died_at < child.restart_delay_s:
+            continue
+        spawn_child(child, data_dir)
+        child.died_at = None
+        child.restarts += 1
+        restarted.append(f"{child.name} (exit {process.returncode})")
+    return restarted
+
+
+def start_children(children: list[Child], data_dir: Path) -> None:
+    """Start each child (output to ``<data_dir>/logs/<name>.log``) and wait until all are ready."""
+    log_dir = data_dir / "logs"
+    for child in children:
+        spawn_child(child, data_dir)
     deadline = time.monotonic() + READY_TIMEOUT_S
     waiting = [c for c in children if c.ready_url]
     while waiting:
@@ -178,7 +232,7 @@ def run_local_cluster(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        start_children(children, data_dir / "logs")
+        start_children(children, data_dir)
         gateways = [
             c.ready_url.removesuffix("/healthz")
             for c in children
@@ -186,11 +240,10 @@ def run_local_cluster(args: argparse.Namespace) -> int:
         ]
         print(f"imfaas up: gateways {' '.join(gateways)}; logs in {data_dir / 'logs'}", flush=True)
         while not stopping:
-            dead = [c.name for c in children if c.process and c.process.poll() is not None]
-            if dead:
-                print(f"imfaas up: {', '.join(dead)} exited; stopping", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+            restarted = restart_dead_children(children, data_dir, time.monotonic())
+            if restarted:
+                print(f"imfaas up: restarted {', '.join(restarted)}", file=sys.stderr, flush=True)
+            time.sleep(0.1)
         return 0
     except RuntimeError as exc:
         print(f"imfaas up: {exc}", file=sys.stderr)
