@@ -21,12 +21,16 @@ from cassandra.cluster import (
     ResponseFuture,
     Session,
 )
-from cassandra.policies import RoundRobinPolicy
+from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 from cassandra.query import PreparedStatement
 
 from imfaas.shared.errors import BackendUnavailable
 
 _KEYSPACE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+# The driver's default back-off grows to 10 minutes: after a node restart the message path
+# would stay down long after the node is back. Retry at most every few seconds instead.
+RECONNECT_BASE_S = 0.5
+RECONNECT_MAX_S = 4.0
 UNAVAILABLE = (NoHostAvailable, OperationTimedOut, DriverException, OSError)
 
 
@@ -67,6 +71,7 @@ class CassandraSession:
             protocol_version=4,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
             connect_timeout=self._timeout_s,
+            reconnection_policy=ExponentialReconnectionPolicy(RECONNECT_BASE_S, RECONNECT_MAX_S),
         )
         session = self._cluster.connect()
         # Our reads are bounded by LIMIT or by one user's conversations: no paging.
