@@ -207,8 +207,9 @@ class Connection:
         """The next frame with an id that no request was waiting for."""
         return await asyncio.wait_for(self._unmatched.get(), timeout)
 
-    async def wait_closed(self, timeout: float = 5.0) -> int | None:
-        """Wait for the server to close the socket; returns the close code."""
+    async def wait_closed(self, timeout: float | None = 5.0) -> int | None:
+        """Wait for the server to close the socket (``None``: as long as it takes); returns
+        the close code."""
         await asyncio.wait_for(self._closed.wait(), timeout)
         return self.close_code
 
