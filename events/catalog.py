@@ -15,7 +15,7 @@ HTTP_TYPES = (HTTP_REGISTER, HTTP_LOGIN, HTTP_TOKEN_REFRESH, HTTP_LOGOUT)
 
 # Replies from functions to the gateway.
 REPLY = "io.imfaas.reply.v1"  # data: one server frame for the requesting socket
-HTTP_RESPONSE = "io.imfaas.http.response.v1"  # data: {"status", "body"}
+HTTP_RESPONSE = "io.imfaas.http.response.v1"  # data: {"status", "body", "headers"?}
 
 # Events between functions (Kafka topics in production).
 MESSAGE_SUBMITTED = "io.imfaas.message.submitted.v1"
@@ -34,6 +34,8 @@ EXT_PLATFORM = "implatform"
 EXT_NODE = "imnode"
 EXT_CONN = "imconn"
 EXT_WS_URL = "imwsurl"
+# The client's IP on forwarded HTTP requests (login throttling counts failures per address).
+EXT_CLIENT_IP = "imclientip"
 EXT_TRACEPARENT = "traceparent"
 
 # Kafka topics, one per internal event type (the name is the type without prefix/version).

@@ -40,6 +40,10 @@ class ImfaasError(Exception):
         """The protocol's HTTP error body."""
         return {"error": {"code": self.code, "message": self.message}}
 
+    def http_headers(self) -> dict[str, str]:
+        """Response headers the HTTP answer carries besides the body (none by default)."""
+        return {}
+
 
 class BadRequest(ImfaasError):
     code, http_status, default_message = "bad_request", 400, "bad request"
@@ -67,6 +71,16 @@ class TooLarge(ImfaasError):
 
 class RateLimited(ImfaasError):
     code, http_status, default_message = "rate_limited", 429, "rate limited"
+
+    def __init__(self, message: str | None = None, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def http_headers(self) -> dict[str, str]:
+        """``Retry-After`` in whole seconds (at least 1) when the wait is known."""
+        if self.retry_after_s is None:
+            return {}
+        return {"Retry-After": str(max(1, self.retry_after_s))}
 
 
 class Unavailable(ImfaasError):

@@ -138,6 +138,7 @@ class HttpRouter:
     async def dispatch(self, event: CloudEvent) -> CloudEvent:
         """Run the handler and wrap its status and body (or its error) in a reply event."""
         body = event.get_data()
+        headers: dict[str, str] = {}
         try:
             if not isinstance(body, dict):
                 raise BadRequest("body must be a JSON object")
@@ -145,9 +146,11 @@ class HttpRouter:
         except Exception as exc:
             error = client_error(exc)
             status, payload = error.http_status, error.to_http_body()
-        return reply_to(
-            event, catalog.HTTP_RESPONSE, self._source, {"status": status, "body": payload}
-        )
+            headers = error.http_headers()
+        data: dict[str, Any] = {"status": status, "body": payload}
+        if headers:
+            data["headers"] = headers
+        return reply_to(event, catalog.HTTP_RESPONSE, self._source, data)
 
 
 class FunctionBase:

@@ -443,6 +443,10 @@ GOOD: list[tuple[str, Any]] = [
     ("events/reply", KICKED),
     ("events/http.response", {"status": 201, "body": {"user_id": "u_8c1f"}}),
     ("events/http.response", {"status": 204, "body": None}),
+    (
+        "events/http.response",
+        {"status": 429, "body": HTTP_ERROR, "headers": {"Retry-After": "30"}},
+    ),
 ]
 
 
@@ -842,6 +846,11 @@ BAD = [
     bad("events/http.response", {"status": 600, "body": None}, "status 600"),
     bad("events/http.response", {"status": 200, "body": []}, "body a list"),
     bad("events/http.response", {"status": 200}, "no body"),
+    bad(
+        "events/http.response",
+        {"status": 429, "body": None, "headers": {"Retry-After": 30}},
+        "numeric header",
+    ),
 ]
 
 
@@ -979,6 +988,7 @@ OPTIONAL = {
     "events/gateway.delivery": {"items.1.frame", "items.1.close"},
     "events/client.request": {"to", "client_msg_id", "content"},
     "events/reply": {"id", "conversation", "seq", "msg_id", "ts", "client_msg_id", "reason"},
+    "events/http.response": {"headers"},
 }
 # Per schema, the dotted paths whose value the schema leaves open: extension fields, and frames or
 # bodies carried as payloads (their own schemas check them).

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from imfaas.functions.login.login_throttle import ThrottlePolicy
 from imfaas.shared.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class LoginConfig:
-    """Token lifetimes, signing key and password-hash cost."""
+    """Token lifetimes, signing key, password-hash cost and login throttling."""
 
     private_key_file: Path
     kid: str
@@ -21,6 +22,8 @@ class LoginConfig:
     argon2_time_cost: int
     argon2_memory_kib: int
     public_ws_url: str
+    per_user_throttle: ThrottlePolicy
+    per_ip_throttle: ThrottlePolicy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginConfig:
@@ -38,4 +41,15 @@ class LoginConfig:
             argon2_time_cost=settings.argon2_time_cost,
             argon2_memory_kib=settings.argon2_memory_kib,
             public_ws_url=settings.public_ws_url,
+            per_user_throttle=_throttle(settings, settings.login_user_free_failures),
+            per_ip_throttle=_throttle(settings, settings.login_ip_free_failures),
         )
+
+
+def _throttle(settings: Settings, free_failures: int) -> ThrottlePolicy:
+    return ThrottlePolicy(
+        window_s=settings.login_failure_window_s,
+        free_failures=free_failures,
+        lock_base_s=settings.login_lock_base_s,
+        lock_max_s=settings.login_lock_max_s,
+    )

@@ -12,6 +12,7 @@ from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.functions.login import credentials
 from imfaas.functions.login.config import LoginConfig
+from imfaas.functions.login.login_throttle import LoginThrottle
 from imfaas.functions.login.password_hashing import PasswordHashing
 from imfaas.shared.access_tokens import LEEWAY_S, TokenIssuer, revocation_key
 from imfaas.shared.adapter_factory import Ports
@@ -41,6 +42,9 @@ class LoginFunction:
         self._ports = ports
         self._issuer: TokenIssuer | None = None
         self._passwords = PasswordHashing(config.argon2_time_cost, config.argon2_memory_kib)
+        self._throttle = LoginThrottle(
+            ports.cache, config.per_user_throttle, config.per_ip_throttle
+        )
         self._router = HttpRouter(SOURCE)
         self._router.add(catalog.HTTP_REGISTER, self.register)
         self._router.add(catalog.HTTP_LOGIN, self.login)
@@ -82,15 +86,21 @@ class LoginFunction:
         return 201, {"user_id": user.user_id}
 
     async def login(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
-        """``POST /v1/login``: check the password, register the device, open a session."""
+        """``POST /v1/login``: check the password, register the device, open a session.
+
+        Throttled per username and client IP before argon2 runs (429 with Retry-After)."""
         username = credentials.read_username(body)
         password = credentials.read_password(body)
         device_id = credentials.read_device_id(body)
         platform = credentials.read_platform(body)
+        client_ip = str(event.get(catalog.EXT_CLIENT_IP) or "")
+        await self._throttle.admit(username, client_ip)
         user = await self._ports.users.get_by_username(username)
         if not await self._passwords.verify(user.password_hash if user else None, password):
+            await self._throttle.record_failure(client_ip)
             raise Unauthorized("wrong username or password")
         assert user is not None
+        await self._throttle.record_success(username)
         now = _now_ms()
         await self._ports.devices.upsert_device(
             DeviceRecord(user.user_id, device_id, platform, now)

@@ -1,0 +1,55 @@
+"""HttpRouter: handler results and errors become ``http.response`` events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from imfaas.events import catalog
+from imfaas.events.codec import new_event
+from imfaas.shared.errors import RateLimited
+from imfaas.shared.function_runtime import HttpRouter
+
+
+async def answer(handler: Any) -> dict[str, Any]:
+    router = HttpRouter("/test")
+    router.add(catalog.HTTP_LOGIN, handler)
+    reply = await router.dispatch(new_event(catalog.HTTP_LOGIN, "/test", {"a": 1}))
+    assert reply["type"] == catalog.HTTP_RESPONSE
+    return reply.get_data()
+
+
+async def test_a_result_is_its_status_and_body_without_headers():
+    async def ok(event, body):
+        return 201, {"seen": body["a"]}
+
+    assert await answer(ok) == {"status": 201, "body": {"seen": 1}}
+
+
+async def test_rate_limited_carries_retry_after():
+    async def limited(event, body):
+        raise RateLimited("slow down", retry_after_s=17)
+
+    assert await answer(limited) == {
+        "status": 429,
+        "body": {"error": {"code": "rate_limited", "message": "slow down"}},
+        "headers": {"Retry-After": "17"},
+    }
+
+
+@pytest.mark.parametrize(("wait", "headers"), [(None, {}), (0, {"Retry-After": "1"})])
+def test_retry_after_is_absent_when_unknown_and_never_zero(wait, headers):
+    assert RateLimited(retry_after_s=wait).http_headers() == headers
+
+
+async def test_an_unexpected_exception_is_a_bare_500():
+    async def broken(event, body):
+        raise RuntimeError("secret detail")
+
+    data = await answer(broken)
+
+    assert data == {
+        "status": 500,
+        "body": {"error": {"code": "internal", "message": "internal error"}},
+    }
