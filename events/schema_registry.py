@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver  # the type Registry.resolver() returns
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 BASE = "https://imfaas.dev/schemas/"
@@ -32,6 +35,13 @@ def _validator(name: str) -> Draft202012Validator | None:
     if schema is None:
         return None
     return Draft202012Validator(schema, registry=registry)
+
+
+def schema_resolver(name: str) -> tuple[dict[str, Any], Resolver]:
+    """The named schema and a resolver for its ``$ref``s; ``KeyError`` for an unknown name."""
+    registry, documents = _registry()
+    schema = documents[name]
+    return schema, registry.resolver(base_uri=schema["$id"])
 
 
 def schema_names() -> list[str]:

@@ -103,8 +103,10 @@ class FrameRouter:
         """Run the handler; the reply (or error frame) comes back as a ``reply`` event."""
         frame = event.get_data()
         request_id = frame.get("id") if isinstance(frame, dict) else None
+        if not isinstance(request_id, str):
+            request_id = None  # an error echoes only an id the client could have sent
         try:
-            if not isinstance(frame, dict) or not isinstance(request_id, str):
+            if not isinstance(frame, dict) or request_id is None:
                 raise BadRequest("frame must be an object with a string id")
             frame_type = catalog.frame_type_of(event["type"]) or ""
             handler = self._handlers.get(frame_type)

@@ -124,3 +124,11 @@ async def port_sets(base_dir: Path) -> AsyncIterator[Callable[..., Awaitable[Por
     finally:
         for ports in opened:
             await ports.close()
+
+
+def forwarded_event(frame_type: str, data: Any, who: SocketIdentity) -> CloudEvent:
+    """A forwarded ``frame_type`` frame whose data may be anything at all (hostile-input tests);
+    a dict is sent as it is, whatever its own ``type`` says."""
+    event = client_frame_event({"type": frame_type}, who)
+    event.data = data
+    return event

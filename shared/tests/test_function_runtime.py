@@ -1,4 +1,4 @@
-"""HttpRouter: handler results and errors become ``http.response`` events."""
+"""HttpRouter and FrameRouter: results and errors become reply events."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.shared.errors import RateLimited
-from imfaas.shared.function_runtime import HttpRouter
+from imfaas.shared.function_runtime import FrameRouter, HttpRouter
 
 
 async def answer(handler: Any) -> dict[str, Any]:
@@ -53,3 +53,19 @@ async def test_an_unexpected_exception_is_a_bare_500():
         "status": 500,
         "body": {"error": {"code": "internal", "message": "internal error"}},
     }
+
+
+@pytest.mark.parametrize("request_id", [[], 7, None, {"a": 1}, True])
+async def test_a_frame_without_a_string_id_gets_bad_request_without_echoing_the_id(request_id):
+    # Found by the send property tests: the error frame used to carry "id": [].
+    async def never(ctx, frame):
+        raise AssertionError("handler must not run")
+
+    router = FrameRouter("/test")
+    router.add("ping", never)
+    event = new_event(catalog.client_type("ping"), "/test", {"type": "ping", "id": request_id})
+
+    reply = (await router.dispatch(event)).get_data()
+
+    assert reply["type"] == "error" and reply["code"] == "bad_request"
+    assert "id" not in reply
