@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from imfaas.shared.settings import Settings, SettingsError
+
+
+# The serving commands' --log-level defaults to IMFAAS_LOG_LEVEL when set.
+_LOG_LEVEL = os.environ.get("IMFAAS_LOG_LEVEL", "INFO")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,19 +26,19 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
     dev.add_argument("--data-dir", type=Path, default=Path(".imfaas"))
-    dev.add_argument("--log-level", default="INFO")
+    dev.add_argument("--log-level", default=_LOG_LEVEL)
 
     gateway = commands.add_parser(
         "gateway", help="run the connection gateway alone, calling functions over HTTP"
     )
     gateway.add_argument("--host", default="0.0.0.0")
     gateway.add_argument("--port", type=int, default=8080)
-    gateway.add_argument("--log-level", default="INFO")
+    gateway.add_argument("--log-level", default=_LOG_LEVEL)
 
     dispatch = commands.add_parser(
         "dispatch", help="consume Kafka topics and POST each event to its function"
     )
-    dispatch.add_argument("--log-level", default="INFO")
+    dispatch.add_argument("--log-level", default=_LOG_LEVEL)
     dispatch.add_argument("--health-port", type=int, default=None)
 
     up = commands.add_parser(
@@ -43,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080, help="first gateway; the rest follow")
     up.add_argument("--data-dir", type=Path, default=Path(".imfaas-cluster"))
     up.add_argument("--gateways", type=int, default=2)
-    up.add_argument("--log-level", default="INFO")
+    up.add_argument("--log-level", default=_LOG_LEVEL)
 
     migrate = commands.add_parser(
         "migrate", help="apply schema migrations, create Kafka topics and S3 buckets"
@@ -104,6 +109,7 @@ def _run_dev(args: argparse.Namespace) -> int:
 def _run_gateway(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from imfaas.gateway.access_log import PathOnlyAccessLogger
     from imfaas.gateway.standalone import build_gateway_app
 
     logging.basicConfig(
@@ -117,6 +123,7 @@ def _run_gateway(args: argparse.Namespace) -> int:
             port=args.port,
             print=None,
             shutdown_timeout=10.0,
+            access_log_class=PathOnlyAccessLogger,
         )
     except (SettingsError, ValueError, OSError) as exc:
         print(f"imfaas: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from imfaas.functions.history.handler import create_function as create_history
 from imfaas.functions.login.handler import create_function as create_login
 from imfaas.functions.send.handler import create_function as create_send
 from imfaas.functions.store.handler import create_function as create_store
+from imfaas.gateway.access_log import PathOnlyAccessLogger
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import InProcessInvoker
 from imfaas.gateway.server import Gateway
@@ -90,7 +91,9 @@ class EmbeddedRuntime:
         # Presigned media URLs point at this process; MinIO takes this role in production.
         objects = LocalFileObjectStore.in_data_dir(settings.data_dir, "http://unset")
         app.router.add_routes(object_routes(objects))
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log_class=PathOnlyAccessLogger
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()

@@ -81,7 +81,7 @@ class DevServer:
             "--data-dir",
             str(self.data_dir),
             "--log-level",
-            "WARNING",
+            self.env.get("IMFAAS_LOG_LEVEL", "WARNING"),
         ]
 
     def _serving(self, offset: int) -> bool:
