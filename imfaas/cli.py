@@ -13,7 +13,6 @@ from pathlib import Path
 
 from imfaas.shared.settings import Settings, SettingsError
 
-
 # The serving commands' --log-level defaults to IMFAAS_LOG_LEVEL when set.
 _LOG_LEVEL = os.environ.get("IMFAAS_LOG_LEVEL", "INFO")
 

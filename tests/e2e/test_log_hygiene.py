@@ -7,8 +7,8 @@ logout. Then the whole log is searched for each secret and for each part of each
 
 from __future__ import annotations
 
+import asyncio
 import os
-from pathlib import Path
 
 import pytest
 
@@ -102,8 +102,8 @@ async def test_secrets_and_message_text_stay_out_of_the_debug_log(dev_server_fac
         await probe_error_paths(client, receiver, alice, bob)
         await client.logout(bob.access_token)
 
-    assert server.stop() == 0
-    log = Path(server.log_path).read_text("utf-8", errors="replace")
+    assert await asyncio.to_thread(server.stop) == 0
+    log = await asyncio.to_thread(server.log_path.read_text, "utf-8", errors="replace")
     assert '"POST /v1/token/refresh' in log, "the server's log is not in the log file"
     leaked = [secret for secret in secrets if secret in log]
     assert not leaked, f"{len(leaked)} secrets in the log, e.g. {leaked[0][:12]}..."
