@@ -64,6 +64,10 @@ def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -
             return _json(400, {"error": {"code": "bad_request", "message": str(exc)}})
         try:
             reply = await fn.handle(event)
+        except BackendUnavailable as exc:
+            # Expected while a backend restarts: the caller (gateway, dispatcher) retries.
+            log.warning("%s: backend unavailable on %s: %s", fn.name, event["id"], exc)
+            return _json(503, {"error": {"code": "unavailable", "message": "backend unavailable"}})
         except Exception:
             log.exception("%s failed on %s", fn.name, event["id"])
             return _json(500, {"error": {"code": "internal", "message": "internal error"}})

@@ -66,6 +66,8 @@ class FakeFunction:
         self.events.append(event)
         if self.reply == "raise":
             raise RuntimeError("database password is hunter2")
+        if self.reply == "backend down":
+            raise BackendUnavailable("postgres at db:5432 refused (password hunter2)")
         if self.reply == "none":
             return None
         return new_event(REPLY_TYPE, "/fake", {"echo": event.get_data()})
@@ -220,6 +222,19 @@ def test_handler_raising_is_500_without_the_exception_text():
     assert json.loads(reply_body) == {"error": {"code": "internal", "message": "internal error"}}
     assert b"hunter2" not in reply_body
     assert b"RuntimeError" not in reply_body
+
+
+def test_backend_unavailable_while_handling_is_503_so_the_caller_retries():
+    fn = FakeFunction(reply="backend down")
+    headers, body = binary_request()
+
+    status, _, reply_body = call(app_for(fn), "POST", headers, body)
+
+    assert status == 503
+    assert json.loads(reply_body) == {
+        "error": {"code": "unavailable", "message": "backend unavailable"}
+    }
+    assert b"hunter2" not in reply_body and b"5432" not in reply_body
 
 
 def test_body_over_the_limit_is_413():
