@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from imfaas.gateway.client_address import IPNetwork, parse_networks
+from imfaas.gateway.frame_rate_limits import FrameRate
 from imfaas.gateway.session_protocol import SessionLimits
 from imfaas.shared.settings import Settings
 
@@ -16,6 +18,10 @@ class GatewayConfig:
     node_id: str
     public_ws_url: str
     limits: SessionLimits
+    frame_rates: dict[str, FrameRate]
+    max_connections: int
+    max_connections_per_ip: int
+    trusted_proxies: tuple[IPNetwork, ...]
     max_http_body_bytes: int
     route_ttl_s: int
     frame_routes: dict[str, str]
@@ -39,6 +45,10 @@ class GatewayConfig:
                 rate_per_s=settings.socket_rate_per_s,
                 rate_burst=settings.socket_rate_burst,
             ),
+            frame_rates={t: FrameRate(*rate) for t, rate in settings.frame_rates.items()},
+            max_connections=settings.max_connections,
+            max_connections_per_ip=settings.max_connections_per_ip,
+            trusted_proxies=parse_networks(settings.trusted_proxies),
             max_http_body_bytes=settings.max_http_body_bytes,
             route_ttl_s=settings.route_ttl_s,
             frame_routes=dict(settings.frame_routes),

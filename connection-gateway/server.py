@@ -20,10 +20,14 @@ from cloudevents.http import CloudEvent
 from imfaas.events import catalog
 from imfaas.events.client_frames import SocketIdentity, client_frame_event, new_traceparent
 from imfaas.events.codec import BadEvent, decode_http, new_event
+from imfaas.gateway.client_address import client_ip
 from imfaas.gateway.config import GatewayConfig
+from imfaas.gateway.connection_caps import ConnectionCaps
+from imfaas.gateway.frame_rate_limits import FrameRateLimits
 from imfaas.gateway.function_invoker import FunctionInvoker
 from imfaas.gateway.session_protocol import (
     CLOSE_RESTART,
+    CLOSE_TRY_LATER,
     Action,
     Authenticate,
     CloseSocket,
@@ -43,6 +47,8 @@ from imfaas.shared.ports.route_table import Route, RouteTable
 log = logging.getLogger("imfaas.gateway")
 
 MAX_QUEUED_REQUESTS = 256
+# A socket refused at a cap gets this long to answer the close before it is dropped.
+REFUSED_CLOSE_TIMEOUT_S = 2.0
 _COMPACT = (",", ":")
 
 
@@ -84,6 +90,8 @@ class Gateway:
         self._routes = routes
         self._invoker = invoker
         self._connections: dict[str, ClientConnection] = {}
+        self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_ip)
+        self.frame_limits = FrameRateLimits(config.frame_rates)
         self._background: list[asyncio.Task[None]] = []
         self.public_ws_url = config.public_ws_url
         # Counters shown on /healthz (Prometheus metrics come with the observability work).
@@ -159,6 +167,27 @@ class Gateway:
     # -- WebSocket ---------------------------------------------------------------------
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        ip = client_ip(
+            request.remote,
+            request.headers.getall("X-Forwarded-For", []),
+            self.config.trusted_proxies,
+        )
+        if self.caps.try_open(ip) is not None:
+            return await self._refuse_socket(request)
+        try:
+            return await self._serve_socket(request)
+        finally:
+            self.caps.release(ip)
+
+    async def _refuse_socket(self, request: web.Request) -> web.StreamResponse:
+        """Upgrade, then close 1013 at once (before auth): browsers only see close codes."""
+        ws = web.WebSocketResponse(timeout=REFUSED_CLOSE_TIMEOUT_S, autoping=False)
+        await ws.prepare(request)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close(code=CLOSE_TRY_LATER, message=b"try again later")
+        return ws
+
+    async def _serve_socket(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self.config.limits.max_frame_bytes, autoping=False, heartbeat=None
         )
@@ -167,7 +196,9 @@ class Gateway:
         conn = ClientConnection(
             conn_id=secrets.token_hex(8),
             ws=ws,
-            protocol=SessionProtocol(self.config.limits, self._is_routable, loop.time()),
+            protocol=SessionProtocol(
+                self.config.limits, self._is_routable, loop.time(), self.frame_limits
+            ),
         )
         self._connections[conn.conn_id] = conn
         try:
@@ -316,6 +347,7 @@ class Gateway:
         while True:
             await asyncio.sleep(period)
             now = loop.time()
+            self.frame_limits.prune(now)
             for conn in list(self._connections.values()):
                 actions = conn.protocol.tick(now)
                 if actions:
@@ -355,9 +387,9 @@ class Gateway:
 
     async def _deliver_http(self, request: web.Request) -> web.Response:
         token = self.config.internal_token
-        if token and not secrets.compare_digest(
-            request.headers.get("X-Imfaas-Internal-Token", ""), token
-        ):
+        # Constant time, on bytes: compare_digest refuses str with non-ASCII characters.
+        given = request.headers.get("X-Imfaas-Internal-Token", "").encode("utf-8", "replace")
+        if token and not secrets.compare_digest(given, token.encode("utf-8")):
             return _http_error(Unauthorized("internal token required"))
         try:
             event = decode_http(dict(request.headers), await request.read())

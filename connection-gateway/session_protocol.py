@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from imfaas.gateway.frame_rate_limits import FrameRateLimits, TokenBucket
+
 CLOSE_AUTH = 4401
 CLOSE_IDLE = 4408
 CLOSE_KICKED = 4409
@@ -94,8 +96,16 @@ def error_frame(code: str, message: str, request_id: str | None = None) -> dict[
 class SessionProtocol:
     """One client socket's protocol state."""
 
-    def __init__(self, limits: SessionLimits, routable: Callable[[str], bool], now: float) -> None:
+    def __init__(
+        self,
+        limits: SessionLimits,
+        routable: Callable[[str], bool],
+        now: float,
+        frame_limits: FrameRateLimits | None = None,
+    ) -> None:
+        """``frame_limits``: the node's per-user, per-type buckets, shared by every session."""
         self._limits = limits
+        self._frame_limits = frame_limits
         self._routable = routable
         self.state = State.AWAIT_AUTH
         self.opened_at = now
@@ -104,8 +114,7 @@ class SessionProtocol:
         self.device_id: str | None = None
         self._pending: list[str] = []
         self._auth_request_id: str | None = None
-        self._tokens = float(limits.rate_burst)
-        self._refilled_at = now
+        self._bucket = TokenBucket(limits.rate_burst, now)
         self._refusals = 0
 
     # -- input -------------------------------------------------------------------------
@@ -129,14 +138,16 @@ class SessionProtocol:
         if self.state is State.AWAIT_AUTH:
             return self._first_frame(frame, problem)
         if problem is not None:
+            # Garbage spends the socket's budget too, so a flood of it is throttled as well.
+            if not self._take_token(now):
+                return self._refuse(_readable_id(frame), "slow down")
             return [SendFrame(error_frame("bad_request", problem, _readable_id(frame)))]
         assert frame is not None
         request_id, frame_type = frame["id"], frame["type"]
         if not self._take_token(now):
-            self._refusals += 1
-            if self._refusals > self._limits.max_refusals:
-                return self._close(CLOSE_RATE, "rate limited")
-            return [SendFrame(error_frame("rate_limited", "slow down", request_id))]
+            return self._refuse(request_id, "slow down")
+        if not self._user_may_send(frame_type, now):
+            return self._refuse(request_id, f"too many {frame_type} requests; slow down")
         self._refusals = 0
         if frame_type == "ping":
             return [SendFrame({"type": "pong", "id": request_id})]
@@ -213,14 +224,18 @@ class SessionProtocol:
     # -- internals ---------------------------------------------------------------------
 
     def _take_token(self, now: float) -> bool:
-        limits = self._limits
-        elapsed = max(0.0, now - self._refilled_at)
-        self._tokens = min(float(limits.rate_burst), self._tokens + elapsed * limits.rate_per_s)
-        self._refilled_at = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
+        return self._bucket.take(self._limits.rate_per_s, self._limits.rate_burst, now)
+
+    def _user_may_send(self, frame_type: str, now: float) -> bool:
+        if self._frame_limits is None or self.user_id is None:
+            return True
+        return self._frame_limits.allow(self.user_id, frame_type, now)
+
+    def _refuse(self, request_id: str | None, message: str) -> list[Action]:
+        self._refusals += 1
+        if self._refusals > self._limits.max_refusals:
+            return self._close(CLOSE_RATE, "rate limited")
+        return [SendFrame(error_frame("rate_limited", message, request_id))]
 
     def _first_frame(self, frame: dict[str, Any] | None, problem: str | None) -> list[Action]:
         if problem is not None or frame is None or frame.get("type") != "auth":

@@ -5,6 +5,8 @@ Handlers never read ``os.environ``; they receive the objects built from these se
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -19,6 +21,41 @@ DEFAULT_FRAME_ROUTES: dict[str, str] = {
     "sync": "history",
     "msg.history": "history",
     "conv.list": "history",
+}
+
+# Per-user limits of the request types of protocol §3 and §4: sustained frames per second and
+# the burst on top, per gateway node. Types not listed have only the per-socket bucket.
+# Bursts cover what real clients do at once: an outbox flushed on reconnect (msg.send), sync
+# paging, read marks for every conversation on screen.
+DEFAULT_FRAME_RATES: dict[str, tuple[float, int]] = {
+    "msg.send": (20.0, 100),
+    "sync": (10.0, 50),
+    "msg.history": (10.0, 50),
+    "conv.list": (5.0, 20),
+    "msg.read": (20.0, 100),
+    "msg.recall": (5.0, 20),
+    "msg.edit": (5.0, 20),
+    "typing": (2.0, 5),
+    "friend.request": (1.0, 20),
+    "friend.accept": (5.0, 20),
+    "friend.remove": (5.0, 20),
+    "friend.list": (5.0, 20),
+    "block": (5.0, 20),
+    "unblock": (5.0, 20),
+    "group.create": (1.0, 10),
+    "group.info": (10.0, 50),
+    "group.members": (10.0, 50),
+    "group.invite": (5.0, 20),
+    "group.leave": (5.0, 20),
+    "group.kick": (5.0, 20),
+    "group.set_role": (5.0, 20),
+    "group.mute": (5.0, 20),
+    "group.transfer": (5.0, 20),
+    "group.dissolve": (5.0, 20),
+    "presence.subscribe": (5.0, 20),
+    "media.upload_url": (5.0, 20),
+    "media.download_url": (20.0, 100),
+    "device.push_token": (1.0, 5),
 }
 
 FUNCTION_NAMES = ("login", "send", "store", "history", "fanout")
@@ -46,6 +83,18 @@ def _parse_routes(value: str) -> dict[str, str]:
             raise SettingsError(f"bad frame route {part!r}; expected type=function")
         routes[frame_type.strip()] = function.strip()
     return routes
+
+
+def _parse_frame_rates(value: str) -> dict[str, tuple[float, int]]:
+    """Parse ``type=per_s/burst,...`` (the whole table; empty means no per-type limits)."""
+    rates: dict[str, tuple[float, int]] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        frame_type, sep, rate = part.partition("=")
+        per_s, slash, burst = rate.partition("/")
+        if not sep or not frame_type.strip() or not slash:
+            raise SettingsError(f"bad frame rate {part!r}; expected type=per_s/burst")
+        rates[frame_type.strip()] = (float(per_s), int(burst))
+    return rates
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +169,16 @@ class Settings:
     idle_timeout_s: float = 60.0
     socket_rate_per_s: float = 50.0
     socket_rate_burst: int = 200
+    # Per user and frame type on each node, on top of the per-socket bucket (see
+    # DEFAULT_FRAME_RATES); IMFAAS_FRAME_RATES="msg.send=20/100,typing=2/5" replaces the table.
+    frame_rates: dict[str, tuple[float, int]] = field(
+        default_factory=lambda: dict(DEFAULT_FRAME_RATES)
+    )
+    # Sockets per gateway node and per client IP (0: no cap); beyond them, close 1013.
+    max_connections: int = 100_000
+    max_connections_per_ip: int = 1000
+    # CIDRs of proxies whose X-Forwarded-For names the client IP; by default none is trusted.
+    trusted_proxies: tuple[str, ...] = ()
     route_ttl_s: int = 120
     dedup_ttl_days: int = 7
     sync_default_limit: int = 500
@@ -177,6 +236,16 @@ class Settings:
             raise SettingsError("timeouts must be positive")
         if ":" in self.node_id:
             raise SettingsError("node_id must not contain ':'")
+        for frame_type, (per_s, burst) in self.frame_rates.items():
+            if not (0 < per_s < math.inf) or burst < 1:
+                raise SettingsError(f"frame rate of {frame_type}: rate and burst must be positive")
+        if self.max_connections < 0 or self.max_connections_per_ip < 0:
+            raise SettingsError("connection caps must be 0 (no cap) or positive")
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise SettingsError(f"trusted_proxies: {exc}") from exc
 
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:
@@ -184,6 +253,10 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
     try:
         if name == "frame_routes":
             return _parse_routes(raw)
+        if name == "frame_rates":
+            return _parse_frame_rates(raw)
+        if name == "trusted_proxies":
+            return tuple(filter(None, (p.strip() for p in raw.split(","))))
         if type_text == "Path":
             return Path(raw)
         if type_text == "int":

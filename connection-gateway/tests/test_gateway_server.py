@@ -65,7 +65,7 @@ def echo(event: CloudEvent) -> CloudEvent:
 class Rig:
     """A gateway on a loopback port plus the handles a test needs."""
 
-    def __init__(self, tmp_path: Path, internal_token: str = "") -> None:
+    def __init__(self, tmp_path: Path, internal_token: str = "", **settings: Any) -> None:
         keys = tmp_path / "keys"
         ensure_key_pair(keys, "k1")
         settings = Settings.from_env(
@@ -75,6 +75,7 @@ class Rig:
             internal_token=internal_token,
             gateway_delivery_url="http://127.0.0.1:1/internal/v1/deliver",
             frame_routes={"msg.send": "send", "sync": "history"},
+            **settings,
         )
         self.issuer = TokenIssuer((keys / "k1.private.pem").read_bytes(), "k1", "imfaas", 900)
         self.cache = FlakyCache()
@@ -211,19 +212,42 @@ async def test_bad_delivery_batches_are_400(rig: Rig, headers: dict, body: bytes
     assert (await response.json())["error"]["code"] == "bad_request"
 
 
-async def test_delivery_needs_the_internal_token_when_one_is_set(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        (None, 401),
+        ("", 401),
+        ("s3cre", 401),
+        ("s3cret-and-more", 401),
+        ("S3CRET", 401),
+        ("s3crét", 401),  # not ASCII: must not crash the constant-time comparison
+        ("s3cret", 202),
+    ],
+    ids=["none", "empty", "prefix", "longer", "case", "non-ascii", "right"],
+)
+async def test_delivery_needs_the_internal_token_when_one_is_set(
+    tmp_path: Path, token: str | None, status: int
+) -> None:
     rig = Rig(tmp_path, internal_token="s3cret")
     await rig.client.start_server()
     try:
-        headers, body = delivery_request([])
-        response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
-        assert response.status == 401
-        response = await rig.client.post(
-            "/internal/v1/deliver",
-            data=body,
-            headers={**headers, "X-Imfaas-Internal-Token": "s3cret"},
+        ws = await rig.socket("u1", "d1")
+        route = (await rig.routes.lookup(["u1"]))["u1"][0]
+        headers, body = delivery_request(
+            [{"conn": route.conn_id, "frame": {"type": "msg.new", "message": {"seq": 1}}}]
         )
-        assert response.status == 202
+        if token is not None:
+            headers["X-Imfaas-Internal-Token"] = token
+        response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+        assert response.status == status
+        if status == 401:
+            assert (await response.json())["error"]["code"] == "unauthorized"
+            # Nothing reached the socket: the next frame it gets is the pong.
+            await ws.send_json({"type": "ping", "id": "p"})
+        assert (await ws.receive_json(timeout=5))["type"] == (
+            "pong" if status == 401 else "msg.new"
+        )
+        assert rig.gateway.frames_delivered == (1 if status == 202 else 0)
     finally:
         await rig.client.close()
 
@@ -272,5 +296,158 @@ async def test_shutdown_withdraws_the_node_and_closes_sockets_with_1012(tmp_path
         assert ws.close_code == 1012
         # Drained: logins and fanout no longer see the node.
         assert await rig.nodes.live_nodes() == []
+    finally:
+        await rig.client.close()
+
+
+# -- connection caps ------------------------------------------------------------------------
+
+
+async def caps_rig(tmp_path: Path, **settings: Any) -> Rig:
+    rig = Rig(tmp_path, **settings)
+    await rig.client.start_server()
+    return rig
+
+
+async def refused_with_1013(ws: aiohttp.ClientWebSocketResponse) -> bool:
+    msg = await ws.receive(timeout=5)
+    return msg.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 1013
+
+
+async def until_counted(rig: Rig, total: int) -> None:
+    """Wait (a bounded while) for the gateway to count ``total`` sockets."""
+    for _ in range(250):
+        if rig.gateway.caps.total == total:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_a_socket_beyond_the_per_ip_cap_is_closed_1013_and_the_others_live(
+    tmp_path: Path,
+) -> None:
+    rig = await caps_rig(tmp_path, max_connections_per_ip=2)
+    try:
+        first, second = await rig.socket("u1", "d1"), await rig.socket("u2", "d2")
+        beyond = await rig.client.ws_connect("/v1/ws")
+        assert await refused_with_1013(beyond)
+        for i, ws in enumerate((first, second)):
+            await ws.send_json({"type": "ping", "id": f"p{i}"})
+            assert await ws.receive_json(timeout=5) == {"type": "pong", "id": f"p{i}"}
+        # A socket that closes gives its place back.
+        await first.close()
+        await until_counted(rig, 1)
+        third = await rig.socket("u3", "d3")
+        await third.send_json({"type": "ping", "id": "p"})
+        assert (await third.receive_json(timeout=5))["type"] == "pong"
+    finally:
+        await rig.client.close()
+
+
+async def test_a_socket_beyond_the_node_cap_is_closed_1013(tmp_path: Path) -> None:
+    rig = await caps_rig(tmp_path, max_connections=1, max_connections_per_ip=0)
+    try:
+        first = await rig.socket()
+        beyond = await rig.client.ws_connect("/v1/ws")
+        assert await refused_with_1013(beyond)
+        await first.send_json({"type": "ping", "id": "p"})
+        assert (await first.receive_json(timeout=5))["type"] == "pong"
+        assert rig.gateway.connection_count == 1
+    finally:
+        await rig.client.close()
+
+
+async def test_every_way_a_socket_ends_gives_its_place_back(tmp_path: Path) -> None:
+    rig = await caps_rig(
+        tmp_path,
+        max_connections_per_ip=20,
+        socket_rate_per_s=0.001,
+        socket_rate_burst=1,
+    )
+    try:
+        # The client closes after auth.
+        ws = await rig.socket("u1", "d1")
+        await ws.close()
+        # Auth refused: the server closes 4401.
+        ws = await rig.client.ws_connect("/v1/ws")
+        await ws.send_json({"type": "auth", "id": "a", "token": "forged"})
+        await ws.receive(timeout=5)
+        assert (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.CLOSE
+        # Never authenticates, closes.
+        ws = await rig.client.ws_connect("/v1/ws")
+        await ws.close()
+        # Rate limited until the server closes 4429.
+        ws = await rig.socket("u2", "d2")
+        for i in range(60):
+            await ws.send_json({"type": "ping", "id": f"p{i}"})
+        while (await ws.receive(timeout=5)).type is aiohttp.WSMsgType.TEXT:
+            pass
+        assert ws.close_code == 4429
+        # The peer vanishes mid-session without a close frame.
+        reader, writer = await asyncio.open_connection(rig.client.host, rig.client.port)
+        writer.write(
+            b"GET /v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+        writer.transport.abort()
+        # Not a WebSocket request at all: the upgrade fails.
+        response = await rig.client.get("/v1/ws")
+        assert response.status == 400
+        await until_counted(rig, 0)
+        assert (rig.gateway.caps.total, rig.gateway.caps.ips, rig.gateway.connection_count) == (
+            0,
+            0,
+            0,
+        )
+    finally:
+        await rig.client.close()
+
+
+async def test_x_forwarded_for_counts_only_through_a_trusted_proxy(tmp_path: Path) -> None:
+    rig = await caps_rig(tmp_path, max_connections_per_ip=1, trusted_proxies=("127.0.0.0/8",))
+    try:
+        a = await rig.client.ws_connect("/v1/ws", headers={"X-Forwarded-For": "198.51.100.1"})
+        b = await rig.client.ws_connect("/v1/ws", headers={"X-Forwarded-For": "198.51.100.2"})
+        again = await rig.client.ws_connect("/v1/ws", headers={"X-Forwarded-For": "198.51.100.1"})
+        assert await refused_with_1013(again)
+        assert rig.gateway.caps.held_by("198.51.100.1") == 1
+        assert rig.gateway.caps.held_by("198.51.100.2") == 1
+        assert not a.closed and not b.closed
+    finally:
+        await rig.client.close()
+
+
+async def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None:
+    rig = await caps_rig(tmp_path, max_connections_per_ip=1)
+    try:
+        await rig.client.ws_connect("/v1/ws", headers={"X-Forwarded-For": "198.51.100.1"})
+        other = await rig.client.ws_connect("/v1/ws", headers={"X-Forwarded-For": "198.51.100.2"})
+        assert await refused_with_1013(other)
+        assert rig.gateway.caps.held_by("198.51.100.1") == 0
+    finally:
+        await rig.client.close()
+
+
+# -- per-user, per-type limits across a user's sockets ----------------------------------------
+
+
+async def test_a_users_sockets_share_one_budget_per_frame_type(tmp_path: Path) -> None:
+    rig = await caps_rig(tmp_path, frame_rates={"msg.send": (0.001, 2)})
+    rig.invoker.behaviour["send"] = echo
+    rig.invoker.behaviour["history"] = echo
+    try:
+        phone, laptop = await rig.socket("u1", "phone"), await rig.socket("u1", "laptop")
+        other = await rig.socket("u2", "d")
+        for ws, request_id in ((phone, "1"), (laptop, "2")):
+            await ws.send_json({"type": "msg.send", "id": request_id})
+            assert await ws.receive_json(timeout=5) == {"type": "echo", "id": request_id}
+        await phone.send_json({"type": "msg.send", "id": "3"})
+        refused = await phone.receive_json(timeout=5)
+        assert (refused["type"], refused["code"], refused["id"]) == ("error", "rate_limited", "3")
+        await laptop.send_json({"type": "sync", "id": "s"})
+        assert (await laptop.receive_json(timeout=5))["id"] == "s"
+        await other.send_json({"type": "msg.send", "id": "4"})
+        assert (await other.receive_json(timeout=5))["type"] == "echo"
+        assert [e.get_data()["id"] for _, e in rig.invoker.calls] == ["1", "2", "s", "4"]
     finally:
         await rig.client.close()

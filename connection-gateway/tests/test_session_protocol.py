@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from imfaas.gateway.frame_rate_limits import FrameRate, FrameRateLimits
 from imfaas.gateway.session_protocol import (
     CLOSE_AUTH,
     CLOSE_IDLE,
@@ -540,3 +541,101 @@ def test_lone_surrogates_over_the_size_limit_close_1009():
     session = open_session()
 
     assert [a.code for a in session.receive_text("\ud800" * 400, 1.0)] == [CLOSE_TOO_BIG]
+
+
+# -- per-user, per-type limits (shared by a user's sessions) and garbage floods -------------
+
+
+def limited_session(
+    frame_limits: FrameRateLimits, user: str = "u1", max_refusals: int = 3
+) -> SessionProtocol:
+    limits = SessionLimits(max_refusals=max_refusals)
+    session = SessionProtocol(limits, lambda t: t in ROUTABLE, 0.0, frame_limits)
+    session.receive_text(text({"type": "auth", "id": "a", "token": "t"}), 0.0)
+    session.auth_succeeded(user, "d1", "a", 0.0)
+    return session
+
+
+def send(session: SessionProtocol, frame_type: str, request_id: str, now: float = 0.0):
+    return session.receive_text(text({"type": frame_type, "id": request_id}), now)
+
+
+def test_a_type_over_its_rate_is_refused_with_the_id_and_other_types_pass():
+    session = limited_session(FrameRateLimits({"msg.send": FrameRate(0.01, 2)}))
+    assert [type(send(session, "msg.send", f"m{i}")[0]) for i in range(2)] == [Forward] * 2
+
+    [refused] = send(session, "msg.send", "m2")
+    assert isinstance(refused, SendFrame)
+    assert (refused.frame["code"], refused.frame["id"]) == ("rate_limited", "m2")
+    assert isinstance(send(session, "sync", "s")[0], Forward)
+    assert send(session, "ping", "p") == [SendFrame({"type": "pong", "id": "p"})]
+    assert session.state is State.OPEN
+
+
+def test_a_users_sockets_share_the_budget_and_other_users_have_their_own():
+    shared = FrameRateLimits({"msg.send": FrameRate(0.01, 2)})
+    phone, laptop = limited_session(shared, "u1"), limited_session(shared, "u1")
+    other = limited_session(shared, "u2")
+
+    assert isinstance(send(phone, "msg.send", "1")[0], Forward)
+    assert isinstance(send(laptop, "msg.send", "2")[0], Forward)
+    assert send(laptop, "msg.send", "3")[0].frame["code"] == "rate_limited"
+    assert send(phone, "msg.send", "4")[0].frame["code"] == "rate_limited"
+    assert isinstance(send(other, "msg.send", "5")[0], Forward)
+
+
+def test_the_type_budget_refills_with_time():
+    session = limited_session(FrameRateLimits({"sync": FrameRate(2.0, 1)}))
+
+    assert isinstance(send(session, "sync", "1", 0.0)[0], Forward)
+    assert send(session, "sync", "2", 0.1)[0].frame["code"] == "rate_limited"
+    assert isinstance(send(session, "sync", "3", 0.6)[0], Forward)
+
+
+def test_a_socket_that_keeps_sending_a_refused_type_is_closed_4429():
+    session = limited_session(FrameRateLimits({"msg.send": FrameRate(0.001, 1)}), max_refusals=3)
+    send(session, "msg.send", "ok")
+    for i in range(3):
+        assert send(session, "msg.send", f"x{i}")[0].frame["code"] == "rate_limited"
+
+    assert send(session, "msg.send", "last") == [CloseSocket(CLOSE_RATE, "rate limited")]
+    assert session.state is State.CLOSED
+
+
+def test_an_accepted_frame_resets_the_refusal_count():
+    session = limited_session(FrameRateLimits({"msg.send": FrameRate(0.001, 1)}), max_refusals=2)
+    send(session, "msg.send", "ok")
+    for round_ in range(5):
+        for i in range(2):
+            assert send(session, "msg.send", f"x{round_}{i}")[0].frame["code"] == "rate_limited"
+        assert send(session, "ping", f"p{round_}")[0].frame["type"] == "pong"
+    assert session.state is State.OPEN
+
+
+@pytest.mark.parametrize("garbage", ["not json", "[1]", '{"type": "ping"}', '{"id": "g"}'])
+def test_a_flood_of_bad_frames_spends_the_socket_budget_then_closes_4429(garbage):
+    session = rate_limited_session(rate=0.001, burst=2, max_refusals=3)
+    for _ in range(2):
+        assert session.receive_text(garbage, 0.0)[0].frame["code"] == "bad_request"
+    for _ in range(3):
+        assert session.receive_text(garbage, 0.0)[0].frame["code"] == "rate_limited"
+
+    assert session.receive_text(garbage, 0.0) == [CloseSocket(CLOSE_RATE, "rate limited")]
+
+
+def test_bad_frames_leave_less_budget_for_good_ones():
+    session = rate_limited_session(rate=0.001, burst=3)
+    session.receive_text("not json", 0.0)
+    session.receive_text("not json", 0.0)
+    assert isinstance(session.receive_text(text({"type": "sync", "id": "s1"}), 0.0)[0], Forward)
+
+    [refused] = session.receive_text(text({"type": "sync", "id": "s2"}), 0.0)
+    assert (refused.frame["code"], refused.frame["id"]) == ("rate_limited", "s2")
+
+
+def test_a_refused_bad_frame_names_its_id_when_it_can_be_read():
+    session = rate_limited_session(rate=0.001, burst=1)
+    session.receive_text(text({"type": "ping", "id": "p"}), 0.0)
+
+    [refused] = session.receive_text(text({"id": "g", "type": 7}), 0.0)
+    assert (refused.frame["code"], refused.frame["id"]) == ("rate_limited", "g")

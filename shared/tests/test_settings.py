@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from imfaas.shared.settings import DEFAULT_FRAME_ROUTES, Settings, SettingsError
+from imfaas.shared.settings import (
+    DEFAULT_FRAME_RATES,
+    DEFAULT_FRAME_ROUTES,
+    Settings,
+    SettingsError,
+)
 
 
 def test_defaults_without_environment():
@@ -154,3 +159,67 @@ def test_each_settings_object_has_its_own_frame_routes():
 
     assert "typing" not in second.frame_routes
     assert "typing" not in DEFAULT_FRAME_ROUTES
+
+
+def test_security_defaults():
+    settings = Settings.from_env({})
+
+    assert settings.frame_rates == DEFAULT_FRAME_RATES
+    assert settings.frame_rates["msg.send"] == (20.0, 100)
+    assert "ping" not in settings.frame_rates
+    assert (settings.max_connections, settings.max_connections_per_ip) == (100_000, 1000)
+    assert settings.trusted_proxies == ()
+
+
+def test_frame_rates_replace_the_whole_table():
+    settings = Settings.from_env({"IMFAAS_FRAME_RATES": " msg.send = 1.5/3 ,typing=2/5,, "})
+
+    assert settings.frame_rates == {"msg.send": (1.5, 3), "typing": (2.0, 5)}
+    assert Settings.from_env({"IMFAAS_FRAME_RATES": ""}).frame_rates == {}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "typing",
+        "typing=2",
+        "=2/5",
+        "typing=x/5",
+        "typing=2/5.5",
+        "typing=0/5",
+        "typing=-1/5",
+        "typing=2/0",
+        "typing=nan/5",
+        "typing=inf/5",
+    ],
+)
+def test_bad_frame_rates_raise(value):
+    with pytest.raises(SettingsError, match=r"(?i)frame.rate"):
+        Settings.from_env({"IMFAAS_FRAME_RATES": value})
+
+
+def test_connection_caps_and_trusted_proxies_are_parsed():
+    settings = Settings.from_env(
+        {
+            "IMFAAS_MAX_CONNECTIONS": "0",
+            "IMFAAS_MAX_CONNECTIONS_PER_IP": "5",
+            "IMFAAS_TRUSTED_PROXIES": " 10.0.0.0/8, fd00::/8,,192.0.2.7 ",
+        }
+    )
+
+    assert (settings.max_connections, settings.max_connections_per_ip) == (0, 5)
+    assert settings.trusted_proxies == ("10.0.0.0/8", "fd00::/8", "192.0.2.7")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"IMFAAS_MAX_CONNECTIONS": "-1"},
+        {"IMFAAS_MAX_CONNECTIONS_PER_IP": "-5"},
+        {"IMFAAS_TRUSTED_PROXIES": "10.0.0.0/33"},
+        {"IMFAAS_TRUSTED_PROXIES": "proxy.internal"},
+    ],
+)
+def test_impossible_caps_and_proxies_are_rejected(env):
+    with pytest.raises(SettingsError):
+        Settings.from_env(env)
