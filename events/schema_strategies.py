@@ -10,6 +10,7 @@ to a final filter by the validator, so every generated "valid" value conforms.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, settings
@@ -25,12 +26,14 @@ _CHARS = st.characters(codec="utf-8")
 _SHORT = 12  # cap for unbounded strings and collections in valid values
 
 
+@cache
 def valid_values(schema_name: str) -> st.SearchStrategy[Any]:
     """Values that conform to the named schema (``frames/msg.send.json``, ``http/...``)."""
     schema, resolver = schema_resolver(schema_name)
     return _strategy(schema, resolver).filter(lambda v: not data_problems(schema_name, v))
 
 
+@cache
 def hostile_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     """Wrong types, huge numbers and strings, odd Unicode and nested garbage."""
     scalars = st.one_of(
@@ -54,6 +57,7 @@ def hostile_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     )
 
 
+@cache
 def deep_nesting(max_depth: int = 200) -> st.SearchStrategy[Any]:
     """A list or object nested up to ``max_depth`` levels (deep enough to hurt recursion)."""
 
@@ -66,6 +70,7 @@ def deep_nesting(max_depth: int = 200) -> st.SearchStrategy[Any]:
     return st.builds(nest, st.integers(1, max_depth), st.booleans())
 
 
+@cache
 def mutated_values(schema_name: str) -> st.SearchStrategy[Any]:
     """A valid value with one part broken: a required field dropped, a field (at any depth)
     replaced by hostile data, unknown fields added; or hostile data instead of the value."""
@@ -151,8 +156,15 @@ def _strategy(schema: Any, resolver: Resolver) -> st.SearchStrategy[Any]:
     if kind == "string":
         return _string(schema)
     if kind == "integer":
-        low = schema.get("minimum", -(2**40))
-        return st.integers(low, schema.get("maximum", max(low, 0) + 2**40))
+        low, high = schema.get("minimum"), schema.get("maximum")
+        # JSON integers are unbounded: past 64 bits is valid too, and storage must cope.
+        edges = [-(10**30), -(2**63), 0, 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 10**30]
+        return st.one_of(
+            st.integers(low, high),
+            st.sampled_from(edges).filter(
+                lambda n: (low is None or n >= low) and (high is None or n <= high)
+            ),
+        )
     if kind == "boolean":
         return st.booleans()
     if kind == "array":

@@ -8,6 +8,8 @@ from imfaas.shared.conversation_id import parse_conversation
 from imfaas.shared.errors import BadRequest
 
 MAX_CURSORS = 10_000
+# Storage keeps seqs as signed 64-bit integers: no seq is larger.
+MAX_SEQ = 2**63 - 1
 
 
 def read_limit(frame: dict[str, Any], default: int, maximum: int) -> int:
@@ -39,6 +41,6 @@ def read_before_seq(frame: dict[str, Any]) -> int | None:
     before = frame.get("before_seq")
     if before is None:
         return None
-    if not isinstance(before, int) or isinstance(before, bool) or before < 1:
-        raise BadRequest("before_seq must be a positive integer")
+    if not isinstance(before, int) or isinstance(before, bool) or not 1 <= before <= MAX_SEQ:
+        raise BadRequest(f"before_seq must be an integer in 1..{MAX_SEQ}")
     return before

@@ -263,6 +263,8 @@ async def test_history_of_an_unknown_group_is_not_found(env):
         {"conversation": AB, "before_seq": -3},
         {"conversation": AB, "before_seq": "3"},
         {"conversation": AB, "before_seq": True},
+        {"conversation": AB, "before_seq": 2**63},  # found by the property tests: was internal
+        {"conversation": AB, "before_seq": 10**30},
         {"conversation": AB, "limit": 0},
         {"conversation": AB, "limit": 201},
         {"conversation": AB, "limit": True},
@@ -275,6 +277,8 @@ async def test_history_of_an_unknown_group_is_not_found(env):
         "before-negative",
         "before-string",
         "before-bool",
+        "before-over-64-bits",
+        "before-huge",
         "limit-0",
         "limit-too-big",
         "limit-bool",
