@@ -13,8 +13,11 @@ child's current pid is in ``<data-dir>/run/<name>.pid`` for tools that crash the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import http.client
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -77,6 +80,10 @@ def plan_cluster(host: str, port: int, gateways: int, data_dir: Path) -> list[Ch
         "IMFAAS_DATA_DIR": str(data_dir),
         "IMFAAS_JWT_PRIVATE_KEY_FILE": str(keys / "k1.private.pem"),
         "IMFAAS_JWT_PUBLIC_KEYS_DIR": str(keys),
+        # Gateways accept delivery batches only from holders of this token (fanout); a fresh
+        # one per run unless the caller chose one.
+        "IMFAAS_INTERNAL_TOKEN": os.environ.get("IMFAAS_INTERNAL_TOKEN")
+        or secrets.token_urlsafe(32),
         **{
             f"IMFAAS_FUNCTION_URL_{name.upper()}": f"http://{host}:{p}/"
             for name, p in function_ports.items()
@@ -136,6 +143,45 @@ def _ready(url: str) -> bool:
         return False
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_supervisor() -> None:
+    """In the child before exec: SIGTERM when the supervisor dies, even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def signal_group(child: Child, signum: int) -> None:
+    """Signal the child's whole process group (functions-framework forks gunicorn workers),
+    as a container runtime stops every process of a container."""
+    if child.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.process.pid, signum)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc), parents before children."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 is the ppid; the command name (field 2) may hold spaces and parentheses.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop(0)
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
 def pid_file(data_dir: Path, name: str) -> Path:
     """Where the current pid of the child ``name`` is written."""
     return data_dir / "run" / f"{name}.pid"
@@ -147,7 +193,13 @@ def spawn_child(child: Child, data_dir: Path) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{child.name}.log").open("ab") as log:
         child.process = subprocess.Popen(
-            child.command, env=child.env, stdout=log, stderr=subprocess.STDOUT
+            child.command,
+            env=child.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own process group, so a crash or stop takes its workers along.
+            start_new_session=True,
+            preexec_fn=_die_with_the_supervisor,
         )
     child.started_at = time.monotonic()
     path = pid_file(data_dir, child.name)
@@ -167,6 +219,8 @@ def restart_dead_children(children: list[Child], data_dir: Path, now: float) -> 
             continue
         if child.died_at is None:
             child.died_at = now
+            # Workers orphaned by a crashed master would hold its port: clear them first.
+            signal_group(child, signal.SIGKILL)
             # Crash-looping children wait longer each time; one that ran a while starts fresh.
             if now - child.started_at < STABLE_S:
                 child.restart_delay_s = min(RESTART_DELAY_MAX_S, child.restart_delay_s * 2)
@@ -217,6 +271,7 @@ def stop_children(children: list[Child]) -> None:
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+            signal_group(child, signal.SIGKILL)  # whatever of its group outlived it
 
 
 def run_local_cluster(args: argparse.Namespace) -> int:

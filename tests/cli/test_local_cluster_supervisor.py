@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -10,8 +12,10 @@ from imfaas.local_cluster import (
     RESTART_DELAY_MAX_S,
     Child,
     pid_file,
+    process_tree,
     restart_dead_children,
     spawn_child,
+    stop_children,
 )
 
 
@@ -75,3 +79,59 @@ def test_a_live_child_is_left_alone(tmp_path: Path) -> None:
         assert child.process is not None
         child.process.kill()
         child.process.wait()
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie waiting to be reaped (it holds no port, runs no code)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def _wait_for_worker(child: Child, timeout: float = 30.0) -> int:
+    assert child.process is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tree = process_tree(child.process.pid)
+        if len(tree) > 1:
+            return tree[1]
+        time.sleep(0.05)
+    raise AssertionError("the child never started its worker")
+
+
+def test_a_crashed_childs_orphaned_workers_are_killed_before_the_restart(tmp_path: Path) -> None:
+    # Like functions-framework: a master that forks a worker; kill -9 hits the master only.
+    child = _child(
+        "import subprocess, sys, time;"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "time.sleep(60)"
+    )
+    spawn_child(child, tmp_path)
+    worker = _wait_for_worker(child)
+    assert child.process is not None
+    os.kill(child.process.pid, signal.SIGKILL)
+    _wait_exit(child)
+    assert not _gone(worker)  # orphaned, still running
+    restart_dead_children([child], tmp_path, time.monotonic())
+    deadline = time.monotonic() + 10
+    while not _gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(worker)
+    stop_children([child])
+
+
+def test_stop_takes_the_childs_workers_along(tmp_path: Path) -> None:
+    child = _child(
+        "import subprocess, sys, time;"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "time.sleep(60)"
+    )
+    spawn_child(child, tmp_path)
+    worker = _wait_for_worker(child)
+    stop_children([child])
+    deadline = time.monotonic() + 10
+    while not _gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(worker)

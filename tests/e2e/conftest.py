@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -17,6 +18,7 @@ import pytest
 
 from imfaas.client import Connection, ImfaasClient, LoginSession
 from imfaas.events.schema_registry import frame_problems
+from imfaas.local_cluster import process_tree
 from imfaas.local_ports import free_port_range
 
 REAL = "real" in os.environ.get("IMFAAS_BACKENDS", "")
@@ -108,7 +110,12 @@ class DevServer:
     def kill(self) -> None:
         """SIGKILL to every process of the server: a crash, no cleanup."""
         assert self.process is not None
+        # The cluster's children run in process groups of their own: take the whole tree.
+        tree = process_tree(self.process.pid)
         os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait()
 
 
