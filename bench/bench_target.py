@@ -35,6 +35,9 @@ class BenchTarget:
             "IMFAAS_ARGON2_MEMORY_KIB": "1024",
             "IMFAAS_SOCKET_RATE_PER_S": "100000",
             "IMFAAS_SOCKET_RATE_BURST": "100000",
+            # The load comes from one IP and from users sending far above a person's rate.
+            "IMFAAS_MAX_CONNECTIONS_PER_IP": "0",
+            "IMFAAS_FRAME_RATES": "",
             "IMFAAS_POSTGRES_SCHEMA": ns,
             "IMFAAS_CASSANDRA_KEYSPACE": ns,
             "IMFAAS_REDIS_PREFIX": f"{ns}:",

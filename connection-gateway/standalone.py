@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 
 from imfaas.gateway.config import GatewayConfig
@@ -12,12 +14,37 @@ from imfaas.shared.adapter_factory import open_ports
 from imfaas.shared.settings import Settings, SettingsError
 
 
+def listens_beyond_loopback(host: str) -> bool:
+    """Whether other machines can reach a server bound to ``host``."""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # "", a host name, or an interface's address: assume reachable
+
+
+def check_internal_token(settings: Settings, host: str) -> None:
+    """Refuse to serve delivery without a credential where other machines can call it."""
+    # Refused rather than logged: a warning scrolls by, while an open delivery endpoint lets
+    # anyone who can reach the node push frames to (and close) its sockets.
+    if not settings.internal_token and listens_beyond_loopback(host):
+        raise SettingsError(
+            f"the gateway listens on {host or 'every address'} without IMFAAS_INTERNAL_TOKEN,"
+            " so anyone who can reach it could deliver frames to its sockets; set"
+            " IMFAAS_INTERNAL_TOKEN (the same value for the fanout function), or listen on"
+            " 127.0.0.1"
+        )
+
+
 async def build_gateway_app(settings: Settings, host: str, port: int) -> web.Application:
     """The gateway's aiohttp app; its clients open and close with the app.
 
     Without ``IMFAAS_PUBLIC_WS_URL`` / ``IMFAAS_GATEWAY_DELIVERY_URL`` the node announces its
-    own listening address (right for one machine; a pod sets its own addresses).
+    own listening address (right for one machine; a pod sets its own addresses). Refuses
+    (``SettingsError``) to listen beyond loopback without ``IMFAAS_INTERNAL_TOKEN``.
     """
+    check_internal_token(settings, host)
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     settings = settings.with_changes(
         public_ws_url=settings.public_ws_url or f"ws://{reachable}:{port}/v1/ws",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -77,7 +78,13 @@ class EmbeddedRuntime:
         self._subscribe(catalog.SESSION_REVOKED, "fanout")
         await self._bus().start()
 
-        config = GatewayConfig.from_settings(settings)
+        # Delivery is in-process here and needs no HTTP endpoint: unless a token is set, a
+        # random one keeps /internal/v1/deliver closed to everyone.
+        config = GatewayConfig.from_settings(
+            settings.with_changes(
+                internal_token=settings.internal_token or secrets.token_urlsafe(32)
+            )
+        )
         self.gateway = Gateway(
             config,
             TokenVerifier.from_dir(config.public_keys_dir, config.jwt_issuer, config.jwt_audience),
