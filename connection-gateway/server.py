@@ -166,12 +166,16 @@ class Gateway:
 
     # -- WebSocket ---------------------------------------------------------------------
 
-    async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        ip = client_ip(
+    def _client_ip(self, request: web.Request) -> str:
+        """The peer, or the client a trusted proxy names (connection caps, login throttling)."""
+        return client_ip(
             request.remote,
             request.headers.getall("X-Forwarded-For", []),
             self.config.trusted_proxies,
         )
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        ip = self._client_ip(request)
         if self.caps.try_open(ip) is not None:
             return await self._refuse_socket(request)
         try:
@@ -486,6 +490,7 @@ class Gateway:
             {
                 **extensions,
                 catalog.EXT_WS_URL: self.public_ws_url or _ws_url_for(request),
+                catalog.EXT_CLIENT_IP: self._client_ip(request),
                 catalog.EXT_TRACEPARENT: new_traceparent(),
             },
         )
@@ -503,7 +508,14 @@ def _ws_url_for(request: web.Request) -> str:
 
 
 def _http_error(error: ImfaasError) -> web.Response:
-    return web.json_response(error.to_http_body(), status=error.http_status)
+    return web.json_response(
+        error.to_http_body(), status=error.http_status, headers=error.http_headers()
+    )
+
+
+# Headers a function's reply may set on the client's answer; anything else (framing, cookies,
+# caching) stays the gateway's.
+REPLY_HEADERS = ("Retry-After",)
 
 
 def _http_reply(reply: CloudEvent | None) -> web.Response:
@@ -513,6 +525,12 @@ def _http_reply(reply: CloudEvent | None) -> web.Response:
             {"error": {"code": "internal", "message": "internal error"}}, status=500
         )
     status = int(data.get("status", 500))
+    given = data.get("headers")
+    headers = {
+        name: str(given[name])
+        for name in REPLY_HEADERS
+        if isinstance(given, dict) and name in given
+    }
     if data.get("body") is None:
-        return web.Response(status=status)
-    return web.json_response(data["body"], status=status)
+        return web.Response(status=status, headers=headers)
+    return web.json_response(data["body"], status=status, headers=headers)

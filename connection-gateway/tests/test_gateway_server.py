@@ -451,3 +451,56 @@ async def test_a_users_sockets_share_one_budget_per_frame_type(tmp_path: Path) -
         assert [e.get_data()["id"] for _, e in rig.invoker.calls] == ["1", "2", "s", "4"]
     finally:
         await rig.client.close()
+
+
+# -- HTTP API forwarding ----------------------------------------------------------------------
+
+
+def http_answer(status: int, body: dict | None, headers: dict[str, str] | None = None):
+    """A login function that answers every request with this status, body and headers."""
+
+    def answer(event: CloudEvent) -> CloudEvent:
+        data: dict[str, Any] = {"status": status, "body": body}
+        if headers is not None:
+            data["headers"] = headers
+        return reply_to(event, catalog.HTTP_RESPONSE, "/test", data)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded_for", "client_ip"),
+    [
+        ((), "198.51.100.9", "127.0.0.1"),
+        (("127.0.0.0/8",), "198.51.100.9", "198.51.100.9"),
+    ],
+    ids=["peer", "through-a-trusted-proxy"],
+)
+async def test_login_requests_carry_the_client_ip(
+    tmp_path: Path, trusted: tuple[str, ...], forwarded_for: str, client_ip: str
+) -> None:
+    rig = await caps_rig(tmp_path, trusted_proxies=trusted)
+    try:
+        rig.invoker.behaviour["login"] = http_answer(401, {"error": {"code": "unauthorized"}})
+        response = await rig.client.post(
+            "/v1/login", json={"username": "alice"}, headers={"X-Forwarded-For": forwarded_for}
+        )
+        assert response.status == 401
+        _, event = rig.invoker.calls[-1]
+        assert event["imclientip"] == client_ip
+    finally:
+        await rig.client.close()
+
+
+async def test_a_functions_retry_after_reaches_the_client_and_nothing_else(rig: Rig) -> None:
+    body = {"error": {"code": "rate_limited", "message": "retry later"}}
+    rig.invoker.behaviour["login"] = http_answer(
+        429, body, {"Retry-After": "7", "Set-Cookie": "session=evil", "Content-Length": "1"}
+    )
+
+    response = await rig.client.post("/v1/login", json={"username": "alice"})
+
+    assert response.status == 429
+    assert await response.json() == body
+    assert response.headers["Retry-After"] == "7"
+    assert "Set-Cookie" not in response.headers
