@@ -2,9 +2,10 @@
 
 Publishing is idempotent with ``acks=all``; its blocking waits run in worker threads, never on
 the event loop. A subscription is a consumer group member in a thread of its own: it hands
-each record to the async handler, in order per partition, retries with backoff, sends what
-keeps failing to ``<topic>.dlq`` and commits an offset only after its record is done. This is
-what Knative's KafkaSource does in production, so the same code serves as the local
+each record to the async handler, in order within a partition and with the partitions of a
+poll handled side by side, retries with backoff, sends what keeps failing to
+``<topic>.dlq`` and commits an offset only after its record is done. This is what Knative's
+KafkaSource does with ordered delivery in production, so the same code serves as the local
 dispatcher.
 """
 
@@ -14,7 +15,7 @@ import asyncio
 import json
 import logging
 import threading
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,8 +71,10 @@ class _Subscription:
     handler: EventHandler
     thread: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
-    # The handler call in progress, cancelled when a stop outlasts its grace period.
-    current: Future[object] | None = None
+    # Handler calls in progress (one per partition at most), cancelled when a stop outlasts
+    # its grace period.
+    running: set[Future[object]] = field(default_factory=set)
+    running_lock: threading.Lock = field(default_factory=threading.Lock)
     # True once the group gave this member partitions (it may have to wait for a rebalance).
     assigned: bool = False
 
@@ -212,8 +215,10 @@ class KafkaEventBus:
             if sub.thread is None:
                 continue
             await asyncio.to_thread(sub.thread.join, self._stop_grace_s)
-            if sub.thread.is_alive() and sub.current is not None:
-                sub.current.cancel()
+            if sub.thread.is_alive():
+                with sub.running_lock:
+                    for future in sub.running:
+                        future.cancel()
                 await asyncio.to_thread(sub.thread.join, self._timeout_s)
         if self._producer is not None:
             producer, self._producer = self._producer, None
@@ -311,30 +316,46 @@ class KafkaEventBus:
             # fits well inside it, and a crashed member stops holding the group up sooner.
             max_poll_interval_ms=120000,
         )
+        # One worker per partition of a poll: order holds within a partition (a conversation's
+        # or a user's key), and one slow key does not hold up the other partitions' records.
+        workers = ThreadPoolExecutor(self._partitions, thread_name_prefix=f"kafka:{sub.group}")
         try:
             while not sub.stop.is_set():
                 batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
                 sub.assigned = bool(consumer.assignment())
-                for partition, records in batches.items():
-                    for record in records:
-                        if sub.stop.is_set():
-                            # Leave the rest for whoever owns the partition next.
-                            consumer.seek(partition, record.offset)
-                            break
-                        try:
-                            self._handle_record(sub, record)
-                        except _Stopping:
-                            return  # not committed: the next owner handles it again
-                        consumer.commit(
-                            {
-                                TopicPartition(record.topic, record.partition): OffsetAndMetadata(
-                                    record.offset + 1, None, -1
-                                )
-                            }
-                        )
+                if not batches:
+                    continue
+                handled = {
+                    partition: workers.submit(self._handle_partition, sub, records)
+                    for partition, records in batches.items()
+                }
+                commits = {}
+                for partition, future in handled.items():
+                    next_offset = future.result()
+                    if next_offset is not None:
+                        commits[partition] = OffsetAndMetadata(next_offset, None, -1)
+                if commits:
+                    consumer.commit(commits)
+                if sub.stop.is_set():
+                    return  # what was not committed goes to the partition's next owner
         finally:
             sub.assigned = False
+            workers.shutdown(wait=True, cancel_futures=True)
             consumer.close()
+
+    def _handle_partition(self, sub: _Subscription, records: list[Any]) -> int | None:
+        """Handle one partition's records in order; returns the offset to commit (None when
+        none was done). Stops early, uncommitted, when the subscription stops."""
+        next_offset = None
+        for record in records:
+            if sub.stop.is_set():
+                break
+            try:
+                self._handle_record(sub, record)
+            except _Stopping:
+                break
+            next_offset = record.offset + 1
+        return next_offset
 
     def _handle_record(self, sub: _Subscription, record: Any) -> None:
         try:
@@ -357,7 +378,8 @@ class KafkaEventBus:
         if loop is None:
             raise _Stopping()
         future = asyncio.run_coroutine_threadsafe(_call(sub.handler, event), loop)
-        sub.current = future
+        with sub.running_lock:
+            sub.running.add(future)
         try:
             future.result()
             return True
@@ -367,7 +389,8 @@ class KafkaEventBus:
             log.exception("handler failed on %s", event["id"])
             return False
         finally:
-            sub.current = None
+            with sub.running_lock:
+                sub.running.discard(future)
 
     def _dead_letter(self, record: Any, reason: str) -> None:
         headers = [*(record.headers or []), ("imfaas_dlq_reason", reason.encode())]
