@@ -192,8 +192,9 @@ class Gateway:
         return ws
 
     async def _serve_socket(self, request: web.Request) -> web.StreamResponse:
+        # aiohttp refuses a message of exactly max_msg_size; the protocol allows up to the limit.
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.limits.max_frame_bytes, autoping=False, heartbeat=None
+            max_msg_size=self.config.limits.max_frame_bytes + 1, autoping=False, heartbeat=None
         )
         await ws.prepare(request)
         loop = asyncio.get_running_loop()
