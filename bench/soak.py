@@ -2,7 +2,7 @@
 
     python bench/soak.py     # issue size: 10,000 sockets, 600 s, 1,000,000 frames; ~15 min
     python bench/soak.py --sockets 500 --hold 30 --frames 20000 --warmup-frames 2000 \
-        --settle 5 --quiet-wait 5     # quick check, about 1.5 min
+        --settle 5 --quiet-wait 5     # quick check, about 1 min
 
 One ``imfaas dev`` (``bench_target.py``, pinned to CPU 0; this generator on CPU 1):
 
