@@ -21,6 +21,10 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
+# The chart tests (tests/deploy) need the pinned helm: built once with `go install`, then cached.
+echo "== helm"
+bash deploy/install-helm.sh
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -49,7 +49,7 @@ def dockerfile_texts() -> dict[str, str]:
 
 def test_every_function_has_its_generated_dockerfile(dockerfiles: ModuleType) -> None:
     names = {path.name for path in IMAGES.glob("*.Dockerfile")}
-    assert names == {f"{n}.Dockerfile" for n in (*FUNCTION_NAMES, "gateway")}
+    assert names == {f"{n}.Dockerfile" for n in (*FUNCTION_NAMES, "gateway", "tools")}
     for name in FUNCTION_NAMES:
         assert dockerfiles.dockerfile_path(name).read_text() == dockerfiles.render(name), (
             f"{name}.Dockerfile is stale: run python deploy/dockerfiles.py"
@@ -99,6 +99,11 @@ def test_gateway_image_command_is_a_valid_gateway_invocation(dockerfiles: Module
     assert (VENV_BIN / "imfaas").exists()
     args = _parser().parse_args(command.argv[1:])
     assert (args.command, args.host, args.port) == ("gateway", "0.0.0.0", 8080)
+
+
+def test_tools_image_command_is_imfaas_migrate(dockerfiles: ModuleType) -> None:
+    command = dockerfiles.image_command((IMAGES / "tools.Dockerfile").read_text())
+    assert _parser().parse_args(command.argv[1:]).command == "migrate"
 
 
 def _free_port() -> int:
