@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
         "gateway", help="run the connection gateway alone, calling functions over HTTP"
     )
     gateway.add_argument("--host", default="0.0.0.0")
-    gateway.add_argument("--port", type=int, default=8080)
+    # PORT as for the functions (functions-framework), so an image can leave it to its runtime.
+    gateway.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     gateway.add_argument("--log-level", default=_LOG_LEVEL)
 
     dispatch = commands.add_parser(

@@ -18,6 +18,7 @@ COPY --from=build /opt/imfaas /opt/imfaas
 WORKDIR /app
 USER 10001
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
-# Listens beyond loopback, so it refuses to start without IMFAAS_INTERNAL_TOKEN.
-CMD ["imfaas", "gateway", "--host", "0.0.0.0", "--port", "8080"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8080') + '/healthz', timeout=4)"]
+# Listens beyond loopback, so it refuses to start without IMFAAS_INTERNAL_TOKEN. The port is
+# PORT's (8080 when unset), as for the functions.
+CMD ["imfaas", "gateway", "--host", "0.0.0.0"]

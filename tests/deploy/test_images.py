@@ -93,14 +93,6 @@ def test_dockerfile_policy(name: str, dockerfiles: ModuleType) -> None:
     assert any(keyword == "HEALTHCHECK" for keyword, _ in steps)
 
 
-def test_gateway_image_command_is_a_valid_gateway_invocation(dockerfiles: ModuleType) -> None:
-    command = dockerfiles.image_command((IMAGES / "gateway.Dockerfile").read_text())
-    assert command.argv[0] == "imfaas"
-    assert (VENV_BIN / "imfaas").exists()
-    args = _parser().parse_args(command.argv[1:])
-    assert (args.command, args.host, args.port) == ("gateway", "0.0.0.0", 8080)
-
-
 def test_tools_image_command_is_imfaas_migrate(dockerfiles: ModuleType) -> None:
     command = dockerfiles.image_command((IMAGES / "tools.Dockerfile").read_text())
     assert _parser().parse_args(command.argv[1:]).command == "migrate"
@@ -258,4 +250,40 @@ def test_function_image_command_starts_and_answers(
         bad_status, _, bad_body = _request(url, b"{}", {"content-type": "application/json"})
         assert bad_status == 400 and json.loads(bad_body)["error"]["code"] == "bad_request"
         ANSWERS[name](url)
+        assert process.poll() is None
+
+
+def test_gateway_image_command_starts_and_answers(dockerfiles: ModuleType, tmp_path: Path) -> None:
+    command = dockerfiles.image_command((IMAGES / "gateway.Dockerfile").read_text())
+    assert command.argv[:2] == ["imfaas", "gateway"]
+    _, public_key = ensure_key_pair(tmp_path / "keys", "k1")
+    public_keys = tmp_path / "public"
+    public_keys.mkdir()
+    shutil.copy(public_key, public_keys)  # as the chart mounts them: public keys only
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMFAAS_")}
+    env.update({k: v for k, v in command.env.items() if k != "PATH"})
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PORT=str(port),
+        IMFAAS_DATA_DIR=str(tmp_path / "data"),
+        IMFAAS_JWT_PUBLIC_KEYS_DIR=str(public_keys),
+        IMFAAS_INTERNAL_TOKEN="image-test-token",
+        # Nothing listens there: this test reaches the gateway's own endpoints only.
+        **{f"IMFAAS_FUNCTION_URL_{n.upper()}": "http://127.0.0.1:9/" for n in FUNCTION_NAMES},
+    )
+    workdir = tmp_path / command.workdir.lstrip("/")
+    workdir.mkdir(parents=True)
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gateway.log"
+    with _running(command.argv, workdir, env, log) as process:
+        status, body = _wait_ready(f"{url}/healthz", process, log)
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        delivery = new_event(catalog.GATEWAY_DELIVERY, "/tests/deploy", {"items": []})
+        headers, payload = encode_http(delivery)
+        refused, _, _ = _request(f"{url}/internal/v1/deliver", payload, headers)
+        assert refused == 401
+        headers["X-Imfaas-Internal-Token"] = "image-test-token"
+        accepted, _, answer = _request(f"{url}/internal/v1/deliver", payload, headers)
+        assert (accepted, json.loads(answer)) == (202, {"sent": 0})
         assert process.poll() is None
