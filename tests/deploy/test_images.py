@@ -212,6 +212,20 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> tuple[
     pytest.fail(f"no answer on {url}:\n{log.read_text()}")
 
 
+def _image_env(command: Any, port: int, data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment the image gives its command, with the venv as its /opt/imfaas, the
+    PORT its runtime sets, and these settings (none inherited from this process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMFAAS_")}
+    env.update({k: v for k, v in command.env.items() if k != "PATH"})
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        PORT=str(port),
+        IMFAAS_DATA_DIR=str(data_dir),
+        **settings,
+    )
+    return env
+
+
 @pytest.mark.parametrize("name", FUNCTION_NAMES)
 def test_function_image_command_starts_and_answers(
     name: str, dockerfiles: ModuleType, tmp_path: Path
@@ -226,14 +240,11 @@ def test_function_image_command_starts_and_answers(
     assert (workdir / "main.py").read_text() == (REPO / f"functions/{name}/main.py").read_text()
     private_key, _ = ensure_key_pair(tmp_path / "keys", "k1")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMFAAS_")}
-    env.update({k: v for k, v in command.env.items() if k != "PATH"})
-    env.update(
-        # The venv plays the image's /opt/imfaas; PORT and HOST as Knative/Docker give them.
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        PORT=str(port),
-        HOST="127.0.0.1",
-        IMFAAS_DATA_DIR=str(tmp_path / "data"),
+    env = _image_env(
+        command,
+        port,
+        tmp_path / "data",
+        HOST="127.0.0.1",  # functions-framework's bind address (0.0.0.0 when unset)
         IMFAAS_ARGON2_MEMORY_KIB="1024",
         IMFAAS_ARGON2_TIME_COST="1",
         # As the chart mounts them from the JWT Secret.
@@ -261,12 +272,10 @@ def test_gateway_image_command_starts_and_answers(dockerfiles: ModuleType, tmp_p
     public_keys.mkdir()
     shutil.copy(public_key, public_keys)  # as the chart mounts them: public keys only
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMFAAS_")}
-    env.update({k: v for k, v in command.env.items() if k != "PATH"})
-    env.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        PORT=str(port),
-        IMFAAS_DATA_DIR=str(tmp_path / "data"),
+    env = _image_env(
+        command,
+        port,
+        tmp_path / "data",
         IMFAAS_JWT_PUBLIC_KEYS_DIR=str(public_keys),
         IMFAAS_INTERNAL_TOKEN="image-test-token",
         # Nothing listens there: this test reaches the gateway's own endpoints only.
