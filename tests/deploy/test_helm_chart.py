@@ -191,7 +191,10 @@ def test_kafka_sources_carry_every_dispatch_route(helm: str) -> None:
             for topic in s["spec"]["topics"]
         }
         expected = {(fn, topic_for(event_type, "")) for event_type, fn in DISPATCH_ROUTES}
-        assert expected <= routes
+        missing = sorted(expected - routes)
+        assert not missing, (
+            f"add to functions.<name>.consumes in values.yaml and values-production.yaml: {missing}"
+        )
         assert {topic for _, topic in routes} <= set(catalog.TOPICS.values())
 
 
@@ -342,3 +345,11 @@ def test_vendored_crd_schemas_name_their_pinned_source(validation: ModuleType) -
         assert rest.startswith(crd_schemas.MODULES[module] + "/"), source
     kinds = {key[1] for key in validation.crd_validators()}
     assert {"Service", "KafkaSource", "KafkaSink", "Trigger", "Broker"} <= kinds
+
+
+def test_config_entries_win_over_what_the_chart_derives(helm: str) -> None:
+    manifests = render(helm, *sets("config.IMFAAS_DATA_DIR=/var/lib/imfaas"))
+    config = next(m for m in manifests if m["kind"] == "ConfigMap")["data"]
+    assert config["IMFAAS_DATA_DIR"] == "/var/lib/imfaas"
+    assert config["IMFAAS_AUTO_MIGRATE"] == "false"
+    assert all(isinstance(value, str) for value in config.values())
