@@ -21,9 +21,11 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
-# The chart tests (tests/deploy) need the pinned helm: built once with `go install`, then cached.
-echo "== helm"
+# The chart tests (tests/deploy) need the pinned helm and Knative's admission checks: built
+# once with Go, then cached.
+echo "== helm, knative-validate"
 bash deploy/install-helm.sh
+bash deploy/knative-validate/build.sh
 
 echo "== ruff"
 .venv/bin/ruff check .

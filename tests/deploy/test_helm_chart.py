@@ -3,12 +3,14 @@ the Kubernetes and Knative schemas, and check what the rendered objects say."""
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 from imfaas.dispatcher import DISPATCH_ROUTES
 from imfaas.events import catalog
@@ -45,6 +47,21 @@ def helm() -> str:
     path = result.stdout.strip()
     if result.returncode != 0 or not path or not Path(path).exists():
         pytest.skip(f"helm cannot be installed here: {result.stderr.strip() or 'no go toolchain'}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def knative_validate() -> str:
+    """deploy/knative-validate built (go build, cached): Knative Serving's admission checks."""
+    result = subprocess.run(
+        ["bash", str(REPO / "deploy" / "knative-validate" / "build.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    path = result.stdout.strip()
+    if result.returncode != 0 or not path or not Path(path).exists():
+        pytest.skip(f"knative-validate cannot be built here: {result.stderr.strip()}")
     return path
 
 
@@ -110,6 +127,39 @@ def test_every_rendered_manifest_validates(helm: str, validation: ModuleType, va
     kinds = {m["kind"] for m in manifests}
     assert {"Deployment", "Service", "ConfigMap", "KafkaSource", "NetworkPolicy"} <= kinds
     assert [p for m in manifests for p in validation.problems(m)] == []
+
+
+@pytest.mark.parametrize("values", sorted(VALUES))
+def test_knative_services_pass_knatives_own_admission_checks(
+    helm: str, knative_validate: str, values: str
+) -> None:
+    stream = yaml.safe_dump_all(render(helm, *VALUES[values]))
+    result = subprocess.run(
+        [knative_validate], input=stream, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(FUNCTION_NAMES)} Knative Services pass" in result.stdout
+
+
+def test_knatives_admission_checks_refuse_what_its_webhook_refuses(
+    helm: str, knative_validate: str
+) -> None:
+    service = copy.deepcopy(knative_services(render(helm))[f"{BASE}-send"])
+    template = service["spec"]["template"]
+    template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] = "one"
+    container = template["spec"]["containers"][0]
+    container["ports"][0]["name"] = "web"  # only http1 or h2c
+    container["env"] = [{"name": "PORT", "value": "9000"}]  # Knative sets it
+    result = subprocess.run(
+        [knative_validate],
+        input=yaml.safe_dump(service),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    for problem in ("min-scale", "Port name web", "PORT"):
+        assert problem in result.stdout, result.stdout
 
 
 def test_validation_refuses_unknown_fields_and_wrong_types(
