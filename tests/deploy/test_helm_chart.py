@@ -35,34 +35,28 @@ EVERYTHING = (
 )
 
 
-@pytest.fixture(scope="session")
-def helm() -> str:
-    """The pinned helm, installed (go install, cached) when Go is here."""
+def go_built_tool(script: str, what: str) -> str:
+    """Run a script that installs or builds a Go tool (cached) and prints its path; skip,
+    saying why, when it cannot (no Go toolchain)."""
     result = subprocess.run(
-        ["bash", str(REPO / "deploy" / "install-helm.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
+        ["bash", str(REPO / script)], capture_output=True, text=True, check=False
     )
     path = result.stdout.strip()
     if result.returncode != 0 or not path or not Path(path).exists():
-        pytest.skip(f"helm cannot be installed here: {result.stderr.strip() or 'no go toolchain'}")
+        pytest.skip(f"{what} cannot be built here: {result.stderr.strip() or 'no go toolchain'}")
     return path
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """The pinned helm (go install)."""
+    return go_built_tool("deploy/install-helm.sh", "helm")
 
 
 @pytest.fixture(scope="session")
 def knative_validate() -> str:
-    """deploy/knative-validate built (go build, cached): Knative Serving's admission checks."""
-    result = subprocess.run(
-        ["bash", str(REPO / "deploy" / "knative-validate" / "build.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    path = result.stdout.strip()
-    if result.returncode != 0 or not path or not Path(path).exists():
-        pytest.skip(f"knative-validate cannot be built here: {result.stderr.strip()}")
-    return path
+    """deploy/knative-validate: Knative Serving's admission checks."""
+    return go_built_tool("deploy/knative-validate/build.sh", "knative-validate")
 
 
 @pytest.fixture(scope="session")
