@@ -54,6 +54,10 @@ def test_every_function_has_its_generated_dockerfile(dockerfiles: ModuleType) ->
         assert dockerfiles.dockerfile_path(name).read_text() == dockerfiles.render(name), (
             f"{name}.Dockerfile is stale: run python deploy/dockerfiles.py"
         )
+        requirements = dockerfiles.requirements_path(name).read_text()
+        assert requirements == dockerfiles.render_requirements(name), (
+            f"functions/{name}/requirements.txt is stale: run python deploy/dockerfiles.py"
+        )
 
 
 def test_each_function_installs_only_the_drivers_of_its_ports(dockerfiles: ModuleType) -> None:
