@@ -49,7 +49,8 @@ def dockerfile_texts() -> dict[str, str]:
 
 def test_every_function_has_its_generated_dockerfile(dockerfiles: ModuleType) -> None:
     names = {path.name for path in IMAGES.glob("*.Dockerfile")}
-    assert names == {f"{n}.Dockerfile" for n in (*FUNCTION_NAMES, "gateway", "tools")}
+    expected = {f"{n}.Dockerfile" for n in (*FUNCTION_NAMES, "gateway", "tools")}
+    assert names == expected, "run python deploy/dockerfiles.py (and remove stale ones)"
     for name in FUNCTION_NAMES:
         assert dockerfiles.dockerfile_path(name).read_text() == dockerfiles.render(name), (
             f"{name}.Dockerfile is stale: run python deploy/dockerfiles.py"
@@ -181,7 +182,8 @@ ANSWERS = {
 
 
 def test_every_function_has_an_answer_check() -> None:
-    assert set(ANSWERS) == set(FUNCTION_NAMES)
+    missing = sorted(set(FUNCTION_NAMES) - set(ANSWERS))
+    assert not missing, f"add a CloudEvent each answers to ANSWERS in this file: {missing}"
 
 
 @contextlib.contextmanager
@@ -264,6 +266,8 @@ def test_function_image_command_starts_and_answers(
         # Not a CloudEvent: a clean 400, not a crash.
         bad_status, _, bad_body = _request(url, b"{}", {"content-type": "application/json"})
         assert bad_status == 400 and json.loads(bad_body)["error"]["code"] == "bad_request"
+        if name not in ANSWERS:
+            pytest.fail(f"no answer check for {name} (see test_every_function_has_an_answer_check)")
         ANSWERS[name](url)
         assert process.poll() is None
 

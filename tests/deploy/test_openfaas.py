@@ -29,7 +29,9 @@ def validation() -> ModuleType:
 
 def test_every_function_runs_its_own_image(stack: dict) -> None:
     functions = stack["functions"]
-    assert set(functions) == {f"imfaas-{name}" for name in FUNCTION_NAMES}
+    assert set(functions) == {f"imfaas-{name}" for name in FUNCTION_NAMES}, (
+        "every function needs an entry in deploy/openfaas/stack.yml"
+    )
     for name in FUNCTION_NAMES:
         image = functions[f"imfaas-{name}"]["image"]
         assert image.rsplit(":", 1)[0].endswith(f"/imfaas-{name}")
