@@ -309,7 +309,7 @@ def test_signing_key_only_in_login_and_public_keys_only_in_gateways(helm: str) -
 
 
 def test_network_policy_lets_only_fanout_pods_reach_the_gateway(helm: str) -> None:
-    for values in ("default", "production"):
+    for values in ("default", "production", "everything"):
         manifests = render(helm, *VALUES[values])
         policy = of_kind(manifests, "networking.k8s.io/v1", "NetworkPolicy")[f"{BASE}-gateway"]
         gateway = of_kind(manifests, "apps/v1", "Deployment")[f"{BASE}-gateway"]
@@ -328,9 +328,13 @@ def test_network_policy_lets_only_fanout_pods_reach_the_gateway(helm: str) -> No
         assert all(rule["from"] and rule["ports"] for rule in policy["spec"]["ingress"])
         assert f"{BASE}-fanout" in knative_services(manifests)
 
-    only_fanout = render(helm, *sets("gateway.networkPolicy.clientSources=null"))
-    policy = of_kind(only_fanout, "networking.k8s.io/v1", "NetworkPolicy")[f"{BASE}-gateway"]
-    assert len(policy["spec"]["ingress"]) == 1
+    def rules(*args: str) -> int:
+        policies = of_kind(render(helm, *args), "networking.k8s.io/v1", "NetworkPolicy")
+        return len(policies[f"{BASE}-gateway"]["spec"]["ingress"])
+
+    # fanout, clients, and Prometheus only with a ServiceMonitor.
+    assert rules() == 2 and rules(*VALUES["everything"]) == 3
+    assert rules(*sets("gateway.networkPolicy.clientSources=null")) == 1
 
 
 def test_ingress_tls_by_cert_manager_and_client_paths_only(helm: str) -> None:
