@@ -22,6 +22,9 @@ MESSAGE_SUBMITTED = "io.imfaas.message.submitted.v1"
 MESSAGE_STORED = "io.imfaas.message.stored.v1"
 PUSH_REQUESTED = "io.imfaas.push.requested.v1"
 SESSION_REVOKED = "io.imfaas.session.revoked.v1"
+# A server frame for every online device of some users (friend, group, receipt, recall and
+# edit events): fanout delivers it, nothing stores it.
+USERS_NOTIFIED = "io.imfaas.users.notified.v1"
 
 # Frames from functions to one gateway node.
 GATEWAY_DELIVERY = "io.imfaas.gateway.delivery.v1"
@@ -44,6 +47,7 @@ TOPICS = {
     MESSAGE_STORED: "imfaas.message.stored",
     PUSH_REQUESTED: "imfaas.push.requested",
     SESSION_REVOKED: "imfaas.session.revoked",
+    USERS_NOTIFIED: "imfaas.users.notified",
 }
 
 

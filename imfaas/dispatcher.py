@@ -19,16 +19,13 @@ from imfaas.events import catalog
 from imfaas.gateway.function_invoker import HttpInvoker
 from imfaas.shared.adapters.event_bus_kafka import KafkaEventBus
 from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.function_catalog import dispatch_routes
 from imfaas.shared.settings import Settings, SettingsError
 
 log = logging.getLogger("imfaas.dispatch")
 
 # (event type, function): the same table the Helm chart turns into KafkaSources.
-DISPATCH_ROUTES = (
-    (catalog.MESSAGE_SUBMITTED, "store"),
-    (catalog.MESSAGE_STORED, "fanout"),
-    (catalog.SESSION_REVOKED, "fanout"),
-)
+DISPATCH_ROUTES = tuple(dispatch_routes())
 
 
 def build_dispatcher(settings: Settings) -> tuple[KafkaEventBus, HttpInvoker]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -9,12 +10,6 @@ from dataclasses import dataclass
 from aiohttp import web
 from cloudevents.http import CloudEvent
 
-from imfaas.events import catalog
-from imfaas.functions.fanout.handler import create_function as create_fanout
-from imfaas.functions.history.handler import create_function as create_history
-from imfaas.functions.login.handler import create_function as create_login
-from imfaas.functions.send.handler import create_function as create_send
-from imfaas.functions.store.handler import create_function as create_store
 from imfaas.gateway.access_log import PathOnlyAccessLogger
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import InProcessInvoker
@@ -23,6 +18,7 @@ from imfaas.shared.access_tokens import TokenVerifier, ensure_key_pair
 from imfaas.shared.adapter_factory import PORT_NAMES, Ports, open_ports
 from imfaas.shared.adapters.delivery_inprocess import InProcessDelivery
 from imfaas.shared.adapters.object_store_files import LocalFileObjectStore, object_routes
+from imfaas.shared.function_catalog import FUNCTIONS, dispatch_routes
 from imfaas.shared.function_runtime import Function
 from imfaas.shared.ports.event_bus import EventBus
 from imfaas.shared.settings import Settings
@@ -65,17 +61,13 @@ class EmbeddedRuntime:
         ports.delivery_ = self._delivery
         self.ports = ports
         self.functions = {
-            "login": create_login(settings, ports),
-            "send": create_send(settings, ports),
-            "store": create_store(settings, ports),
-            "history": create_history(settings, ports),
-            "fanout": create_fanout(settings, ports),
+            spec.name: importlib.import_module(spec.handler_module).create_function(settings, ports)
+            for spec in FUNCTIONS
         }
         for function in self.functions.values():
             await function.start()
-        self._subscribe(catalog.MESSAGE_SUBMITTED, "store")
-        self._subscribe(catalog.MESSAGE_STORED, "fanout")
-        self._subscribe(catalog.SESSION_REVOKED, "fanout")
+        for event_type, function_name in dispatch_routes():
+            self._subscribe(event_type, function_name)
         await self._bus().start()
 
         # Delivery is in-process here and needs no HTTP endpoint: unless a token is set, a

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-# Which function owns each client frame type. The gateway forwards a frame to the function
-# named here; a type missing from this table gets ``bad_request``.
-DEFAULT_FRAME_ROUTES: dict[str, str] = {
-    "msg.send": "send",
-    "sync": "history",
-    "msg.history": "history",
-    "conv.list": "history",
-}
+from imfaas.shared.function_catalog import FUNCTION_NAMES as FUNCTION_NAMES
+from imfaas.shared.function_catalog import frame_routes
+
+# Which function owns each client frame type (from the function catalog). The gateway
+# forwards a frame to the function named here; a type missing from this table gets
+# ``bad_request``.
+DEFAULT_FRAME_ROUTES: dict[str, str] = frame_routes()
 
 # Per-user limits of the request types of protocol §3 and §4: sustained frames per second and
 # the burst on top, per gateway node. Types not listed have only the per-socket bucket.
@@ -57,8 +56,6 @@ DEFAULT_FRAME_RATES: dict[str, tuple[float, int]] = {
     "media.download_url": (20.0, 100),
     "device.push_token": (1.0, 5),
 }
-
-FUNCTION_NAMES = ("login", "send", "store", "history", "fanout")
 
 
 class SettingsError(ValueError):

@@ -252,6 +252,11 @@ REVOKED = {
     "close_code": 4409,
     "reason": "kicked",
 }
+NOTIFIED = {
+    "users": ["alice", "bob"],
+    "frame": {"type": "receipt", "conversation": "d:alice:bob", "user": "bob", "seq": 3},
+    "skip": {"node": "gw-1", "conn": "c-7"},
+}
 DELIVERY = {
     "items": [
         {"conn": "c17", "frame": MSG_NEW},
@@ -436,6 +441,8 @@ GOOD: list[tuple[str, Any]] = [
     ("events/push.requested", PUSH),
     ("events/session.revoked", REVOKED),
     ("events/session.revoked", having(REVOKED, close_code=4401, reason="logout")),
+    ("events/users.notified", NOTIFIED),
+    ("events/users.notified", without(NOTIFIED, "skip")),
     ("events/gateway.delivery", DELIVERY),
     ("events/client.request", MSG_SEND),
     ("events/client.request", PING),
@@ -456,6 +463,15 @@ def bad(name: str, instance: Any, why: str) -> Any:
 
 
 BAD = [
+    # internal events
+    bad("events/users.notified", having(NOTIFIED, users=[]), "nobody to notify"),
+    bad(
+        "events/users.notified",
+        having(NOTIFIED, frame={"type": "receipt", "id": "r1"}),
+        "a reply frame (with an id)",
+    ),
+    bad("events/users.notified", having(NOTIFIED, skip={"node": "gw-1"}), "skip without conn"),
+    bad("events/users.notified", without(NOTIFIED, "frame"), "no frame"),
     # section 2
     bad("frames/auth", without(AUTH, "token"), "no token"),
     bad("frames/auth", without(AUTH, "id"), "no id"),
@@ -989,6 +1005,7 @@ OPTIONAL = {
     "events/client.request": {"to", "client_msg_id", "content"},
     "events/reply": {"id", "conversation", "seq", "msg_id", "ts", "client_msg_id", "reason"},
     "events/http.response": {"headers"},
+    "events/users.notified": {"skip"},
 }
 # Per schema, the dotted paths whose value the schema leaves open: extension fields, and frames or
 # bodies carried as payloads (their own schemas check them).
@@ -998,6 +1015,7 @@ OPEN = {
     "events/client.request": {"to", "client_msg_id", "content"},
     "events/reply": {"id", "conversation", "seq", "msg_id", "ts", "client_msg_id", "reason"},
     "events/http.response": {"body"},
+    "events/users.notified": {"frame"},
 }
 # A value of another JSON type than the example's, for each type.
 WRONG_TYPE = {str: 12345, bool: "true", int: "12", list: "x", dict: "x", type(None): 12345}

@@ -57,6 +57,22 @@ def plan_message(
     return plan
 
 
+def plan_notification(
+    frame: dict[str, Any],
+    users: list[str],
+    routes: dict[str, list[Route]],
+    skip: dict[str, str] | None,
+) -> DeliveryPlan:
+    """``frame`` to every socket of every user but ``skip`` (the socket that caused it)."""
+    plan = DeliveryPlan()
+    for user in users:
+        for route in routes.get(user, []):
+            if skip is not None and (route.node_id, route.conn_id) == (skip["node"], skip["conn"]):
+                continue
+            plan.add(route.node_id, {"conn": route.conn_id, "frame": frame})
+    return plan
+
+
 def plan_session_close(
     device_id: str, routes: list[Route], close_code: int, reason: str
 ) -> DeliveryPlan:

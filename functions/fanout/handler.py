@@ -1,4 +1,5 @@
-"""The fanout function: ``message.stored`` and ``session.revoked`` → delivery batches."""
+"""The fanout function: ``message.stored``, ``users.notified`` and ``session.revoked`` →
+delivery batches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ from cloudevents.http import CloudEvent
 
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
-from imfaas.functions.fanout.delivery_plan import DeliveryPlan, plan_message, plan_session_close
+from imfaas.functions.fanout.delivery_plan import (
+    DeliveryPlan,
+    plan_message,
+    plan_notification,
+    plan_session_close,
+)
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.errors import BackendUnavailable, BadRequest
 from imfaas.shared.function_runtime import FunctionBase
@@ -36,6 +42,8 @@ class FanoutFunction(FunctionBase):
             raise BadRequest("event data must be an object")
         if event["type"] == catalog.MESSAGE_STORED:
             await self._fan_out_message(data)
+        elif event["type"] == catalog.USERS_NOTIFIED:
+            await self._notify(data)
         elif event["type"] == catalog.SESSION_REVOKED:
             await self._close_sessions(data)
         else:
@@ -58,6 +66,14 @@ class FanoutFunction(FunctionBase):
                 ),
                 key=message["conversation"],
             )
+
+    async def _notify(self, data: dict) -> None:
+        try:
+            users, frame, skip = list(data["users"]), data["frame"], data.get("skip")
+        except (KeyError, TypeError) as exc:
+            raise BadRequest(f"malformed users.notified: {exc!r}") from exc
+        routes = await self._ports.routes.lookup(users)
+        await self._deliver(plan_notification(frame, users, routes, skip))
 
     async def _close_sessions(self, data: dict) -> None:
         user = data["user"]

@@ -253,6 +253,52 @@ async def test_revoked_session_with_a_node_down_still_closes_the_rest(env):
     assert [(node, item["conn"]) for node, item in env.all_items()] == [("gw-b", "b1")]
 
 
+# -- users.notified ---------------------------------------------------------------------
+
+RECEIPT = {"type": "receipt", "conversation": CONV, "user": "ub", "seq": 7}
+
+
+def notified_event(users: list[str], skip: dict[str, str] | None = None):
+    data: dict[str, Any] = {"users": users, "frame": RECEIPT}
+    if skip is not None:
+        data["skip"] = skip
+    return new_event(catalog.USERS_NOTIFIED, "/test", data)
+
+
+async def test_notification_reaches_every_socket_of_the_users_but_the_skipped_one(env):
+    await everyone_online(env)
+    await env.fn.handle(notified_event(["ua", "ub"], skip={"node": "gw-a", "conn": "a4"}))
+    got = {(node, item["conn"]) for node, item in env.all_items()}
+    assert got == {("gw-a", "a1"), ("gw-a", "a3"), ("gw-b", "b2"), ("gw-c", "c5")}
+    assert all(item["frame"] == RECEIPT for _, item in env.all_items())
+    assert Counter(node for node, _ in env.delivery.batches) == {"gw-a": 1, "gw-b": 1, "gw-c": 1}
+    assert env.bus.published == []  # never stored, never pushed
+
+
+async def test_notification_of_offline_users_delivers_nothing(env):
+    await env.online("ua", "da1", "gw-a", "a1")
+    await env.fn.handle(notified_event(["ub"]))
+    assert env.delivery.batches == []
+
+
+async def test_notification_with_a_node_down_still_reaches_the_rest(env):
+    await everyone_online(env)
+    env.delivery.down.add("gw-a")
+    await env.fn.handle(notified_event(["ub"]))
+    assert [(node, item["conn"]) for node, item in env.all_items()] == [("gw-c", "c5")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"frame": RECEIPT}, {"users": ["ua"]}, {"users": None, "frame": RECEIPT}],
+)
+async def test_malformed_notification_is_bad_request(env, data):
+    await everyone_online(env)
+    with pytest.raises(BadRequest):
+        await env.fn.handle(new_event(catalog.USERS_NOTIFIED, "/test", data))
+    assert env.delivery.batches == []
+
+
 # -- other events -----------------------------------------------------------------------
 
 

@@ -1,0 +1,66 @@
+"""Every function, the client frames it answers and the events it consumes: one table.
+
+The gateway's frame routes, the embedded runtime's wiring, the local dispatcher's
+subscriptions and the local cluster's processes are all read from here, so adding a
+function is a folder under ``functions/`` plus one entry below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imfaas.events import catalog
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """One function: its name (``functions/<name>``), the client frame types the gateway
+    forwards to it, and the event types delivered to it (in order per partition key)."""
+
+    name: str
+    frames: tuple[str, ...] = ()
+    consumes: tuple[str, ...] = ()
+
+    @property
+    def handler_module(self) -> str:
+        """The module whose ``create_function(settings, ports)`` builds it."""
+        return f"imfaas.functions.{self.name}.handler"
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    # The HTTP API (register, login, refresh, logout) goes to login by path, not by frame.
+    FunctionSpec("login"),
+    FunctionSpec("send", frames=("msg.send",)),
+    FunctionSpec("store", consumes=(catalog.MESSAGE_SUBMITTED,)),
+    FunctionSpec("history", frames=("sync", "msg.history", "conv.list")),
+    FunctionSpec(
+        "fanout",
+        consumes=(catalog.MESSAGE_STORED, catalog.SESSION_REVOKED, catalog.USERS_NOTIFIED),
+    ),
+)
+
+FUNCTION_NAMES: tuple[str, ...] = tuple(spec.name for spec in FUNCTIONS)
+
+
+def frame_routes() -> dict[str, str]:
+    """Client frame type → the function that answers it."""
+    routes: dict[str, str] = {}
+    for spec in FUNCTIONS:
+        for frame_type in spec.frames:
+            if frame_type in routes:
+                raise ValueError(f"{frame_type} is claimed by {routes[frame_type]} and {spec.name}")
+            routes[frame_type] = spec.name
+    return routes
+
+
+def dispatch_routes() -> list[tuple[str, str]]:
+    """(event type, function) for every subscription: KafkaSources in production."""
+    return [(event_type, spec.name) for spec in FUNCTIONS for event_type in spec.consumes]
+
+
+def spec_of(name: str) -> FunctionSpec:
+    """The spec of a function by name; ``KeyError`` if there is none."""
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
