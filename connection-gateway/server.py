@@ -475,7 +475,7 @@ class Gateway:
         if raw.strip() or body_required:
             try:
                 body = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # nesting deeper than the stack is garbage too
                 return web.json_response(
                     {"error": {"code": "bad_request", "message": "body is not JSON"}}, status=400
                 )
