@@ -58,4 +58,5 @@ fi
 echo "-- contract suites on the real servers"
 IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q shared/tests/contract -k real
 echo "-- end-to-end suite on the local cluster"
-IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q tests/e2e
+# -rP: the kill stream prints its counts and recovery times (shown for passing tests too).
+IMFAAS_BACKENDS=real .venv/bin/python -m pytest -q -rP tests/e2e
