@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from imfaas.shared.adapters.cassandra_session import CassandraSession
+from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.ports.conversation_index import ConversationEntry
+
+# Compare-and-set rounds a read mark gets against other devices of the same user raising it.
+MAX_MARK_ROUNDS = 16
 
 MIGRATIONS = [
     """
@@ -83,3 +87,25 @@ class ScyllaConversationIndex:
             [user_id, list(conversations)],
         )
         return {row.conversation: _entry(row) for row in rows}
+
+    async def set_read(self, user_id: str, conversation: str, seq: int) -> int | None:
+        """Raise the read mark by compare-and-set (devices of one user may race, and no
+        partition key orders them); None without an entry, which this never creates."""
+        for _ in range(MAX_MARK_ROUNDS):
+            rows = await self._db.execute(
+                "SELECT read_seq FROM user_conversations WHERE user_id = ? AND conversation = ?",
+                [user_id, conversation],
+            )
+            if not rows:
+                return None
+            current = rows[0].read_seq
+            if current is not None and current >= seq:
+                return int(current)
+            applied = await self._db.execute(
+                "UPDATE user_conversations SET read_seq = ?"
+                " WHERE user_id = ? AND conversation = ? IF read_seq = ?",
+                [seq, user_id, conversation, current],
+            )
+            if applied[0].applied:
+                return seq
+        raise BackendUnavailable(f"read mark of {conversation}: too much contention")

@@ -79,3 +79,12 @@ class SqliteConversationIndex:
             [user_id, *conversations],
         )
         return {row["conversation"]: _entry(row) for row in rows}
+
+    async def set_read(self, user_id: str, conversation: str, seq: int) -> int | None:
+        """Raise the read mark to ``seq`` (a max, in one statement); None without an entry."""
+        rows = await self._db.write(
+            "UPDATE user_conversations SET read_seq = MAX(read_seq, ?)"
+            " WHERE user_id = ? AND conversation = ? RETURNING read_seq",
+            (seq, user_id, conversation),
+        )
+        return int(rows[0]["read_seq"]) if rows else None

@@ -95,7 +95,8 @@ class ScyllaMessageLog:
         """Create or upgrade this adapter's tables."""
         await self._db.migrate("messages", MIGRATIONS)
 
-    async def _get(self, conversation: str, seq: int) -> Message | None:
+    async def get(self, conversation: str, seq: int) -> Message | None:
+        """The message at ``seq``, or None."""
         rows = await self._db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND bucket = ? AND seq = ?",
             [conversation, bucket_of(seq), seq],
@@ -116,7 +117,7 @@ class ScyllaMessageLog:
         # The dedup window is measured in message time, like the embedded log's; the row's
         # TTL only cleans up after it.
         if seen and (seen[0].expires_ms or 0) > draft.ts:
-            stored = await self._get(seen[0].conversation, seen[0].seq)
+            stored = await self.get(seen[0].conversation, seen[0].seq)
             if stored is not None and _same_submission(stored, draft):
                 redelivery = bool(draft.submission_id) and (
                     seen[0].submission_id == draft.submission_id
@@ -248,3 +249,25 @@ class ScyllaMessageLog:
             count += sum(1 for row in rows if row.sender != reader and not row.recalled)
             bucket += 1
         return count
+
+    async def recall(self, conversation: str, seq: int) -> Message | None:
+        """Set ``recalled`` and erase the content (a lightweight transaction, so it orders
+        with ``edit``); the message after, or None."""
+        rows = await self._db.execute(
+            "UPDATE messages SET recalled = true, content = null"
+            " WHERE conversation = ? AND bucket = ? AND seq = ? IF EXISTS",
+            [conversation, bucket_of(seq), seq],
+        )
+        if not rows[0].applied:
+            return None
+        return await self.get(conversation, seq)
+
+    async def edit(self, conversation: str, seq: int, content: dict[str, Any]) -> Message | None:
+        """Replace the content only ``IF recalled = false`` (which no missing row meets);
+        the message after, or None."""
+        await self._db.execute(
+            "UPDATE messages SET content = ?, edited = true"
+            " WHERE conversation = ? AND bucket = ? AND seq = ? IF recalled = false",
+            [json.dumps(content, separators=(",", ":")), conversation, bucket_of(seq), seq],
+        )
+        return await self.get(conversation, seq)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from imfaas.shared.adapters.sqlite_database import SqliteDatabase
 from imfaas.shared.errors import SeqConflict
@@ -172,3 +173,29 @@ class SqliteMessageLog:
             (conversation, after_seq, reader),
         )
         return int(rows[0]["n"])
+
+    async def get(self, conversation: str, seq: int) -> Message | None:
+        """The message at ``seq``, or None."""
+        rows = await self._db.query(
+            f"SELECT {_COLUMNS} FROM messages WHERE conversation = ? AND seq = ?",
+            (conversation, seq),
+        )
+        return _message(rows[0]) if rows else None
+
+    async def recall(self, conversation: str, seq: int) -> Message | None:
+        """Set ``recalled`` and erase the content; the message after, or None."""
+        rows = await self._db.write(
+            "UPDATE messages SET recalled = 1, content = NULL"
+            f" WHERE conversation = ? AND seq = ? RETURNING {_COLUMNS}",
+            (conversation, seq),
+        )
+        return _message(rows[0]) if rows else None
+
+    async def edit(self, conversation: str, seq: int, content: dict[str, Any]) -> Message | None:
+        """Replace the content unless recalled, in one statement; the message after, or None."""
+        rows = await self._db.write(
+            "UPDATE messages SET content = ?, edited = 1"
+            f" WHERE conversation = ? AND seq = ? AND recalled = 0 RETURNING {_COLUMNS}",
+            (json.dumps(content, separators=(",", ":")), conversation, seq),
+        )
+        return _message(rows[0]) if rows else await self.get(conversation, seq)

@@ -81,6 +81,16 @@ class SqliteDatabase:
 
         return await self._call(body)
 
+    async def write(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Run one write statement in a transaction of its own; return the rows of its
+        ``RETURNING`` clause."""
+
+        def body(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            conn.row_factory = sqlite3.Row
+            return list(conn.execute(sql, params).fetchall())
+
+        return await self.transaction(body)
+
     async def ping(self) -> bool:
         """True when the file answers a trivial query."""
         try:

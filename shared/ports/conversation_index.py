@@ -31,3 +31,10 @@ class ConversationIndex(Protocol):
         self, user_id: str, conversations: list[str]
     ) -> dict[str, ConversationEntry]:
         """The user's entries for the given conversations (missing ones are absent)."""
+
+    async def set_read(self, user_id: str, conversation: str, seq: int) -> int | None:
+        """Raise the user's read mark to ``seq``, never lower it (a max: replays are harmless).
+
+        Returns the mark after, or None (nothing written) when the user has no entry for the
+        conversation. Concurrent calls from several devices keep the highest.
+        """

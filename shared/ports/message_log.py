@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from imfaas.shared.message import Message, MessageDraft
 
@@ -23,8 +23,9 @@ class AppendResult:
 class MessageLog(Protocol):
     """Durable messages with a gap-free per-conversation ``seq``.
 
-    Only the store function writes, one writer per conversation at a time (the event bus's
-    partition per key). ``append`` is durable when it returns.
+    Only the store function appends, one writer per conversation at a time (the event bus's
+    partition per key); ``recall`` and ``edit`` change one stored message in place and may
+    run beside it. Every write is durable when it returns.
     """
 
     async def append(self, draft: MessageDraft, dedup_ttl_ms: int) -> AppendResult:
@@ -42,6 +43,22 @@ class MessageLog(Protocol):
         self, conversation: str, before_seq: int | None, limit: int
     ) -> list[Message]:
         """Messages with ``seq < before_seq`` (all when None), newest first, at most ``limit``."""
+
+    async def get(self, conversation: str, seq: int) -> Message | None:
+        """The message at ``seq``, or None."""
+
+    async def recall(self, conversation: str, seq: int) -> Message | None:
+        """Mark the message recalled and erase its content (idempotent); it keeps its seq.
+
+        Returns the message after, or None when no message has that seq.
+        """
+
+    async def edit(self, conversation: str, seq: int, content: dict[str, Any]) -> Message | None:
+        """Replace the content and set ``edited``, unless the message is recalled (idempotent).
+
+        Atomic against ``recall``: a recalled message is returned unchanged, never edited.
+        Returns the message after, or None when no message has that seq.
+        """
 
     async def count_unread(self, conversation: str, reader: str, after_seq: int) -> int:
         """Messages from senders other than ``reader`` with ``seq > after_seq``, not recalled."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from imfaas.shared.ports.conversation_index import ConversationEntry
@@ -104,3 +106,63 @@ async def test_entries_survive_closing_and_reopening(open_port):
     reopened = await open_port("conversations")
 
     assert await reopened.list_for_user("bob", 10) == [ConversationEntry(AB, 7, 7000, 0)]
+
+
+# -- read marks -------------------------------------------------------------------------
+
+
+async def test_set_read_raises_the_readers_mark_only(index):
+    await index.record_message(AB, ["alice", "bob"], 5, 5000)
+
+    assert await index.set_read("alice", AB, 3) == 3
+
+    assert (await index.get_entries("alice", [AB]))[AB].read_seq == 3
+    assert (await index.get_entries("bob", [AB]))[AB].read_seq == 0
+    assert await index.list_for_user("alice", 10) == [ConversationEntry(AB, 5, 5000, 3)]
+
+
+async def test_set_read_never_lowers_the_mark(index):
+    await index.record_message(AB, ["alice", "bob"], 5, 5000)
+    await index.set_read("alice", AB, 4)
+
+    assert await index.set_read("alice", AB, 2) == 4
+    assert await index.set_read("alice", AB, 4) == 4
+    assert (await index.get_entries("alice", [AB]))[AB].read_seq == 4
+
+
+async def test_set_read_without_an_entry_creates_nothing(index):
+    await index.record_message(AB, ["alice", "bob"], 1, 1000)
+
+    assert await index.set_read("carol", AB, 1) is None
+    assert await index.set_read("alice", AC, 1) is None
+
+    assert await index.list_for_user("carol", 10) == []
+    assert [e.conversation for e in await index.list_for_user("alice", 10)] == [AB]
+
+
+async def test_new_messages_keep_the_read_mark(index):
+    await index.record_message(AB, ["alice", "bob"], 2, 2000)
+    await index.set_read("bob", AB, 2)
+
+    await index.record_message(AB, ["alice", "bob"], 3, 3000)
+
+    assert (await index.get_entries("bob", [AB]))[AB] == ConversationEntry(AB, 3, 3000, 2)
+
+
+async def test_concurrent_marks_keep_the_highest(index):
+    await index.record_message(AB, ["alice", "bob"], 20, 2000)
+
+    await asyncio.gather(*(index.set_read("alice", AB, seq) for seq in range(1, 21)))
+
+    assert (await index.get_entries("alice", [AB]))[AB].read_seq == 20
+
+
+async def test_read_marks_survive_closing_and_reopening(open_port):
+    index = await open_port("conversations")
+    await index.record_message(AB, ["alice", "bob"], 7, 7000)
+    await index.set_read("bob", AB, 6)
+    await open_port.close()
+
+    reopened = await open_port("conversations")
+
+    assert await reopened.list_for_user("bob", 10) == [ConversationEntry(AB, 7, 7000, 6)]

@@ -234,3 +234,125 @@ async def test_messages_and_dedup_survive_closing_and_reopening(open_port):
     resend = await reopened.append(draft(f"{CONV}-alice-2"), WEEK_MS)
     assert resend.duplicate is True and resend.message.seq == 2
     assert (await reopened.append(draft("new"), WEEK_MS)).message.seq == 4
+
+
+# -- get, recall, edit ------------------------------------------------------------------
+
+EDITED = {"kind": "text", "text": "fixed typo"}
+
+
+async def test_get_returns_the_message_at_a_seq_or_none(log):
+    await append_many(log, 2)
+
+    second = await log.get(CONV, 2)
+
+    assert second == (await log.read_after(CONV, 1, 1))[0]
+    assert await log.get(CONV, 3) is None
+    assert await log.get(OTHER, 1) is None
+
+
+async def test_recall_keeps_the_seq_and_erases_the_content(log):
+    await append_many(log, 3)
+
+    recalled = await log.recall(CONV, 2)
+
+    assert recalled is not None
+    assert (recalled.seq, recalled.recalled, recalled.content) == (2, True, None)
+    stored = await log.read_after(CONV, 0, 10)
+    assert [m.seq for m in stored] == [1, 2, 3]
+    assert [m.recalled for m in stored] == [False, True, False]
+    assert stored[1] == recalled
+    assert "content" not in recalled.to_wire() and recalled.to_wire()["recalled"] is True
+    assert [m.recalled for m in await log.read_before(CONV, None, 10)] == [False, True, False]
+    assert stored[0].content == {"kind": "text", "text": f"text {CONV}-alice-1"}
+
+
+async def test_recall_is_idempotent_and_unknown_seqs_are_none(log):
+    await append_many(log, 1)
+
+    first = await log.recall(CONV, 1)
+    again = await log.recall(CONV, 1)
+
+    assert first == again == await log.get(CONV, 1)
+    assert await log.recall(CONV, 2) is None
+    assert await log.recall(OTHER, 1) is None
+    assert await log.get(CONV, 2) is None  # a recall of nothing creates nothing
+
+
+async def test_count_unread_excludes_recalled_messages(log):
+    for i in range(1, 5):
+        await log.append(draft(f"c{i}", sender="bob"), WEEK_MS)
+
+    await log.recall(CONV, 3)
+
+    assert await log.count_unread(CONV, "alice", 0) == 3
+    assert await log.count_unread(CONV, "alice", 3) == 1
+
+
+async def test_resend_after_recall_returns_the_recalled_message(log):
+    await log.append(draft("c1"), WEEK_MS)
+    await log.recall(CONV, 1)
+
+    resend = await log.append(draft("c1"), WEEK_MS)
+
+    assert resend.duplicate is True
+    assert (resend.message.seq, resend.message.recalled, resend.message.content) == (1, True, None)
+
+
+async def test_edit_replaces_the_content_and_marks_it_edited(log):
+    await append_many(log, 2)
+
+    edited = await log.edit(CONV, 1, EDITED)
+    again = await log.edit(CONV, 1, EDITED)
+
+    assert edited is not None
+    assert (edited.content, edited.edited, edited.recalled) == (EDITED, True, False)
+    assert again == edited == await log.get(CONV, 1)
+    assert (await log.get(CONV, 2)).edited is False
+    assert [m.edited for m in await log.read_after(CONV, 0, 10)] == [True, False]
+    assert await log.edit(CONV, 3, EDITED) is None
+    assert await log.get(CONV, 3) is None
+
+
+async def test_a_recalled_message_is_never_edited(log):
+    await append_many(log, 1)
+    await log.recall(CONV, 1)
+
+    after = await log.edit(CONV, 1, EDITED)
+
+    assert after is not None
+    assert (after.recalled, after.content, after.edited) == (True, None, False)
+    assert await log.get(CONV, 1) == after
+
+
+async def test_recall_after_an_edit_erases_the_edited_content(log):
+    await append_many(log, 1)
+    await log.edit(CONV, 1, EDITED)
+
+    recalled = await log.recall(CONV, 1)
+
+    assert (recalled.recalled, recalled.content) == (True, None)
+
+
+async def test_racing_edits_and_recall_end_recalled_without_content(log):
+    await append_many(log, 1)
+    edits = [{"kind": "text", "text": f"edit {n}"} for n in range(5)]
+
+    await asyncio.gather(log.recall(CONV, 1), *(log.edit(CONV, 1, c) for c in edits))
+
+    final = await log.get(CONV, 1)
+    assert (final.recalled, final.content) == (True, None)
+
+
+async def test_recall_and_edit_survive_closing_and_reopening(open_port):
+    log = await open_port("messages")
+    await append_many(log, 2)
+    await log.recall(CONV, 1)
+    await log.edit(CONV, 2, EDITED)
+    before = await log.read_after(CONV, 0, 10)
+    await open_port.close()
+
+    reopened = await open_port("messages")
+
+    assert await reopened.read_after(CONV, 0, 10) == before
+    assert [(m.recalled, m.edited) for m in before] == [(True, False), (False, True)]
