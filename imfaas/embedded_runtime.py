@@ -88,7 +88,10 @@ class EmbeddedRuntime:
         self._delivery.attach(config.node_id, self.gateway.deliver_batch)
         app = self.gateway.build_app()
         # Presigned media URLs point at this process; MinIO takes this role in production.
-        objects = LocalFileObjectStore.in_data_dir(settings.data_dir, "http://unset")
+        # The media function presigns with the same store, so its URLs name this origin.
+        objects = ports.objects_
+        if not isinstance(objects, LocalFileObjectStore):
+            objects = LocalFileObjectStore.in_data_dir(settings.data_dir, "http://unset")
         app.router.add_routes(object_routes(objects))
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log_class=PathOnlyAccessLogger

@@ -44,6 +44,7 @@ REAL_BACKENDS = {
     "IMFAAS_ROUTE_BACKEND": "redis",
     "IMFAAS_CACHE_BACKEND": "redis",
     "IMFAAS_BUS_BACKEND": "kafka",
+    "IMFAAS_OBJECT_BACKEND": "s3",
 }
 
 

@@ -11,8 +11,10 @@ from imfaas.shared.ports.conversation_index import ConversationIndex
 from imfaas.shared.ports.delivery import Delivery
 from imfaas.shared.ports.device_registry import DeviceRegistry
 from imfaas.shared.ports.event_bus import EventBus, EventPublisher
+from imfaas.shared.ports.media_registry import MediaRegistry
 from imfaas.shared.ports.message_log import MessageLog
 from imfaas.shared.ports.node_registry import NodeRegistry
+from imfaas.shared.ports.object_store import ObjectStore
 from imfaas.shared.ports.route_table import RouteTable
 from imfaas.shared.ports.user_directory import UserDirectory
 from imfaas.shared.settings import Settings, SettingsError
@@ -27,6 +29,8 @@ PORT_NAMES = (
     "bus",
     "delivery",
     "nodes",
+    "media",
+    "objects",
 )
 
 
@@ -47,6 +51,8 @@ class Ports:
     bus_: EventBus | EventPublisher | None = None
     delivery_: Delivery | None = None
     nodes_: NodeRegistry | None = None
+    media_: MediaRegistry | None = None
+    objects_: ObjectStore | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # One check per server client opened: True when that server answers now.
     pings: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)
@@ -93,6 +99,14 @@ class Ports:
     def nodes(self) -> NodeRegistry:
         return self._get("nodes")  # type: ignore[return-value]
 
+    @property
+    def media(self) -> MediaRegistry:
+        return self._get("media")  # type: ignore[return-value]
+
+    @property
+    def objects(self) -> ObjectStore:
+        return self._get("objects")  # type: ignore[return-value]
+
     async def ping(self) -> bool:
         """True when every server this process uses answers (a readiness check)."""
         results = await asyncio.gather(*(ping() for ping in self.pings), return_exceptions=True)
@@ -104,7 +118,7 @@ class Ports:
             await self.closers.pop()()
 
 
-_RELATIONAL = ("users", "devices")
+_RELATIONAL = ("users", "devices", "media")
 _MESSAGE_STORE = ("messages", "conversations")
 
 
@@ -234,6 +248,11 @@ async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
         ports.bus_ = bus
         ports.closers.append(bus.stop)
         ports.pings.append(bus.ping)
+    if "objects" in wanted:
+        objects = open_object_store(settings)
+        ports.objects_ = objects
+        if hasattr(objects, "ping"):
+            ports.pings.append(objects.ping)
     if "delivery" in wanted:
         from imfaas.shared.adapters.delivery_http import HttpDelivery
 
@@ -250,14 +269,24 @@ async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
 async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
     if settings.relational_backend == "postgres":
         from imfaas.shared.adapters.device_registry_postgres import PostgresDeviceRegistry
+        from imfaas.shared.adapters.media_registry_postgres import PostgresMediaRegistry
         from imfaas.shared.adapters.user_directory_postgres import PostgresUserDirectory
 
-        pg_types = {"users": PostgresUserDirectory, "devices": PostgresDeviceRegistry}
+        pg_types = {
+            "users": PostgresUserDirectory,
+            "devices": PostgresDeviceRegistry,
+            "media": PostgresMediaRegistry,
+        }
         return pg_types[name](await clients.postgres())
     from imfaas.shared.adapters.device_registry_sqlite import SqliteDeviceRegistry
+    from imfaas.shared.adapters.media_registry_sqlite import SqliteMediaRegistry
     from imfaas.shared.adapters.user_directory_sqlite import SqliteUserDirectory
 
-    sqlite_types = {"users": SqliteUserDirectory, "devices": SqliteDeviceRegistry}
+    sqlite_types = {
+        "users": SqliteUserDirectory,
+        "devices": SqliteDeviceRegistry,
+        "media": SqliteMediaRegistry,
+    }
     return sqlite_types[name](await clients.sqlite())
 
 
@@ -273,6 +302,26 @@ async def _message_adapter(settings: Settings, clients: _Clients, name: str):
 
     sqlite_types = {"messages": SqliteMessageLog, "conversations": SqliteConversationIndex}
     return sqlite_types[name](await clients.sqlite())
+
+
+def open_object_store(settings: Settings) -> ObjectStore:
+    """The object store named by the settings (media and backups); presigning is local."""
+    if settings.object_backend == "files":
+        from imfaas.shared.adapters.object_store_files import LocalFileObjectStore
+
+        base_url = settings.public_http_url or "http://127.0.0.1:8080"
+        return LocalFileObjectStore.in_data_dir(settings.data_dir, base_url)
+    if settings.object_backend != "s3":
+        raise SettingsError(f"object_backend={settings.object_backend!r}; known: files, s3")
+    from imfaas.shared.adapters.object_store_s3 import S3ObjectStore
+
+    return S3ObjectStore(
+        settings.s3_endpoint,
+        settings.s3_region,
+        settings.s3_access_key,
+        settings.s3_secret_key,
+        settings.backend_timeout_s,
+    )
 
 
 def _route_table(settings: Settings, clients: _Clients) -> RouteTable:

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 from imfaas.events import catalog
+from imfaas.shared.adapter_factory import open_object_store as open_object_store
 from imfaas.shared.adapter_factory import open_ports
-from imfaas.shared.ports.object_store import ObjectStore
-from imfaas.shared.settings import Settings, SettingsError
+from imfaas.shared.settings import Settings
 
-DURABLE_PORTS = ("users", "devices", "messages", "conversations")
-
-
-def open_object_store(settings: Settings) -> ObjectStore:
-    """The object store named by the settings (media and backups)."""
-    if settings.object_backend == "files":
-        from imfaas.shared.adapters.object_store_files import LocalFileObjectStore
-
-        base_url = settings.public_http_url or "http://127.0.0.1:8080"
-        return LocalFileObjectStore.in_data_dir(settings.data_dir, base_url)
-    if settings.object_backend != "s3":
-        raise SettingsError(f"object_backend={settings.object_backend!r}; known: files, s3")
-    from imfaas.shared.adapters.object_store_s3 import S3ObjectStore
-
-    return S3ObjectStore(
-        settings.s3_endpoint,
-        settings.s3_region,
-        settings.s3_access_key,
-        settings.s3_secret_key,
-        settings.backend_timeout_s,
-    )
+DURABLE_PORTS = ("users", "devices", "media", "messages", "conversations")
 
 
 async def set_up_backends(settings: Settings, with_objects: bool) -> list[str]:

@@ -58,6 +58,17 @@ DEFAULT_FRAME_RATES: dict[str, tuple[float, int]] = {
 }
 
 
+DEFAULT_MEDIA_MIME_TYPES: tuple[str, ...] = (
+    "image/*",
+    "video/*",
+    "audio/*",
+    "text/plain",
+    "application/pdf",
+    "application/zip",
+    "application/octet-stream",
+)
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; raised at start-up, never later."""
 
@@ -137,6 +148,11 @@ class Settings:
     s3_secret_key: str = "imfaas-secret-key"
     s3_media_bucket: str = "imfaas-media"
     s3_backup_bucket: str = "imfaas-backups"
+    # Media uploads (media.upload_url): the largest object, the content types allowed (an
+    # entry "image/*" allows every image type), and how long presigned URLs stay valid.
+    media_max_bytes: int = 100 * 1024 * 1024
+    media_mime_types: tuple[str, ...] = DEFAULT_MEDIA_MIME_TYPES
+    media_url_ttl_s: int = 900
     backend_timeout_s: float = 5.0
     # Tokens. The private key signs (login function only); public keys verify (gateway).
     jwt_private_key_file: str = ""
@@ -236,6 +252,8 @@ class Settings:
         for frame_type, (per_s, burst) in self.frame_rates.items():
             if not (0 < per_s < math.inf) or burst < 1:
                 raise SettingsError(f"frame rate of {frame_type}: rate and burst must be positive")
+        if self.media_max_bytes < 0 or self.media_url_ttl_s < 1:
+            raise SettingsError("media_max_bytes must be >= 0 and media_url_ttl_s positive")
         if self.max_connections < 0 or self.max_connections_per_ip < 0:
             raise SettingsError("connection caps must be 0 (no cap) or positive")
         for cidr in self.trusted_proxies:
@@ -252,7 +270,7 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
             return _parse_routes(raw)
         if name == "frame_rates":
             return _parse_frame_rates(raw)
-        if name == "trusted_proxies":
+        if name in ("trusted_proxies", "media_mime_types"):
             return tuple(filter(None, (p.strip() for p in raw.split(","))))
         if type_text == "Path":
             return Path(raw)
