@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
@@ -35,6 +36,19 @@ def _validator(name: str) -> Draft202012Validator | None:
     if schema is None:
         return None
     return Draft202012Validator(schema, registry=registry)
+
+
+@cache
+def _fast_validator(name: str) -> Any:
+    _, documents = _registry()
+    registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
+    return jsonschema_rs.validator_for(documents[name], registry=registry)
+
+
+def conforms(schema_name: str, data: Any) -> bool:
+    """Whether data conforms to the named schema, checked fast enough for every message
+    (compiled validator); ``data_problems`` says what is wrong. ``KeyError`` if unknown."""
+    return bool(_fast_validator(schema_name).is_valid(data))
 
 
 def schema_resolver(name: str) -> tuple[dict[str, Any], Resolver]:

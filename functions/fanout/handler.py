@@ -10,6 +10,7 @@ from cloudevents.http import CloudEvent
 
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
+from imfaas.events.schema_registry import conforms, data_problems
 from imfaas.functions.fanout.delivery_plan import (
     DeliveryPlan,
     plan_message,
@@ -26,6 +27,12 @@ NEEDS = ("routes", "bus", "delivery")
 
 log = logging.getLogger("imfaas.fanout")
 
+EVENT_SCHEMAS = {
+    catalog.MESSAGE_STORED: "events/message.stored.json",
+    catalog.SESSION_REVOKED: "events/session.revoked.json",
+    catalog.USERS_NOTIFIED: "events/users.notified.json",
+}
+
 
 class FanoutFunction(FunctionBase):
     """One delivery batch per gateway node that holds a member, never a broadcast."""
@@ -40,6 +47,12 @@ class FanoutFunction(FunctionBase):
         data = event.get_data()
         if not isinstance(data, dict):
             raise BadRequest("event data must be an object")
+        schema = EVENT_SCHEMAS.get(event["type"])
+        if schema is None:
+            raise BadRequest(f"fanout does not handle {event['type']}")
+        if not conforms(schema, data):
+            # Store and login write these; anything else is a bug upstream, not a retry case.
+            raise BadRequest(f"malformed {event['type']}: {'; '.join(data_problems(schema, data))}")
         if event["type"] == catalog.MESSAGE_STORED:
             await self._fan_out_message(data)
         elif event["type"] == catalog.USERS_NOTIFIED:

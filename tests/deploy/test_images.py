@@ -62,7 +62,7 @@ def test_every_function_has_its_generated_dockerfile(dockerfiles: ModuleType) ->
 
 
 def test_each_function_installs_only_the_drivers_of_its_ports(dockerfiles: ModuleType) -> None:
-    assert dockerfiles.extras_for(dockerfiles.function_needs("history")) == ["scylla"]
+    assert dockerfiles.extras_for(dockerfiles.function_needs("history")) == ["kafka", "scylla"]
     assert dockerfiles.extras_for(dockerfiles.function_needs("send")) == ["kafka", "postgres"]
     for name in FUNCTION_NAMES:
         extras = ",".join(dockerfiles.extras_for(dockerfiles.function_needs(name)))
@@ -166,8 +166,21 @@ def _history_answers(url: str) -> None:
     assert data["id"] == "r2" and data["type"] != "error", data
 
 
+def _relation_answers(url: str) -> None:
+    frame = {"type": "friend.list", "id": "r3"}
+    kind, data = _reply(*_post_event(url, catalog.client_type("friend.list"), frame, FRAME_EXT))
+    assert kind == catalog.REPLY
+    assert data["id"] == "r3" and data["type"] == "friend.list.ok", data
+
+
 def _fanout_answers(url: str) -> None:
-    revoked = {"user": "u-alice", "device": "d-1", "close_code": 4401, "reason": "revoked"}
+    revoked = {
+        "user": "u-alice",
+        "device": "d-1",
+        "session": "s-1",
+        "close_code": 4401,
+        "reason": "revoked",
+    }
     status, _, body = _post_event(url, catalog.SESSION_REVOKED, revoked)
     assert (status, body) == (202, b"")  # nobody online: nothing to deliver
 
@@ -177,6 +190,7 @@ ANSWERS = {
     "send": _send_answers,
     "store": _store_answers,
     "history": _history_answers,
+    "relation": _relation_answers,
     "fanout": _fanout_answers,
 }
 
