@@ -26,6 +26,7 @@ TEMPLATE = IMAGES / "function.Dockerfile.in"
 PORT_EXTRAS = {
     "users": "postgres",
     "devices": "postgres",
+    "relations": "postgres",
     "messages": "scylla",
     "conversations": "scylla",
     "routes": "redis",

@@ -15,6 +15,7 @@ from imfaas.shared.ports.media_registry import MediaRegistry
 from imfaas.shared.ports.message_log import MessageLog
 from imfaas.shared.ports.node_registry import NodeRegistry
 from imfaas.shared.ports.object_store import ObjectStore
+from imfaas.shared.ports.relationship_store import RelationshipStore
 from imfaas.shared.ports.route_table import RouteTable
 from imfaas.shared.ports.user_directory import UserDirectory
 from imfaas.shared.settings import Settings, SettingsError
@@ -29,6 +30,7 @@ PORT_NAMES = (
     "bus",
     "delivery",
     "nodes",
+    "relations",
     "media",
     "objects",
 )
@@ -51,6 +53,7 @@ class Ports:
     bus_: EventBus | EventPublisher | None = None
     delivery_: Delivery | None = None
     nodes_: NodeRegistry | None = None
+    relations_: RelationshipStore | None = None
     media_: MediaRegistry | None = None
     objects_: ObjectStore | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -107,6 +110,10 @@ class Ports:
     def objects(self) -> ObjectStore:
         return self._get("objects")  # type: ignore[return-value]
 
+    @property
+    def relations(self) -> RelationshipStore:
+        return self._get("relations")  # type: ignore[return-value]
+
     async def ping(self) -> bool:
         """True when every server this process uses answers (a readiness check)."""
         results = await asyncio.gather(*(ping() for ping in self.pings), return_exceptions=True)
@@ -118,7 +125,7 @@ class Ports:
             await self.closers.pop()()
 
 
-_RELATIONAL = ("users", "devices", "media")
+_RELATIONAL = ("users", "devices", "relations", "media")
 _MESSAGE_STORE = ("messages", "conversations")
 
 
@@ -270,21 +277,27 @@ async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
     if settings.relational_backend == "postgres":
         from imfaas.shared.adapters.device_registry_postgres import PostgresDeviceRegistry
         from imfaas.shared.adapters.media_registry_postgres import PostgresMediaRegistry
+        from imfaas.shared.adapters.relationship_store_postgres import (
+            PostgresRelationshipStore,
+        )
         from imfaas.shared.adapters.user_directory_postgres import PostgresUserDirectory
 
         pg_types = {
             "users": PostgresUserDirectory,
             "devices": PostgresDeviceRegistry,
+            "relations": PostgresRelationshipStore,
             "media": PostgresMediaRegistry,
         }
         return pg_types[name](await clients.postgres())
     from imfaas.shared.adapters.device_registry_sqlite import SqliteDeviceRegistry
     from imfaas.shared.adapters.media_registry_sqlite import SqliteMediaRegistry
+    from imfaas.shared.adapters.relationship_store_sqlite import SqliteRelationshipStore
     from imfaas.shared.adapters.user_directory_sqlite import SqliteUserDirectory
 
     sqlite_types = {
         "users": SqliteUserDirectory,
         "devices": SqliteDeviceRegistry,
+        "relations": SqliteRelationshipStore,
         "media": SqliteMediaRegistry,
     }
     return sqlite_types[name](await clients.sqlite())

@@ -34,6 +34,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("store", consumes=(catalog.MESSAGE_SUBMITTED,)),
     FunctionSpec("history", frames=("sync", "msg.history", "conv.list")),
     FunctionSpec(
+        "relation",
+        frames=(
+            "friend.request",
+            "friend.accept",
+            "friend.remove",
+            "friend.list",
+            "block",
+            "unblock",
+        ),
+    ),
+    FunctionSpec(
         "fanout",
         consumes=(catalog.MESSAGE_STORED, catalog.SESSION_REVOKED, catalog.USERS_NOTIFIED),
     ),

@@ -69,6 +69,11 @@ DEFAULT_MEDIA_MIME_TYPES: tuple[str, ...] = (
 )
 
 
+# Who may send a direct message: "anyone" (unless one of the two blocks the other) or
+# "friends" only. Blocks apply under every policy; groups are not affected.
+DIRECT_MESSAGE_POLICIES = ("anyone", "friends")
+
+
 class SettingsError(ValueError):
     """A setting is missing or malformed; raised at start-up, never later."""
 
@@ -199,6 +204,10 @@ class Settings:
     history_default_limit: int = 50
     history_max_limit: int = 200
     conv_list_max: int = 1000
+    # Relationships: who may open a direct conversation (DIRECT_MESSAGE_POLICIES), and
+    # the largest note a friend request may carry.
+    direct_message_policy: str = "anyone"
+    friend_message_max_bytes: int = 1024
     # Transport between gateway and functions.
     frame_routes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FRAME_ROUTES))
     function_urls: dict[str, str] = field(default_factory=dict)
@@ -254,6 +263,9 @@ class Settings:
                 raise SettingsError(f"frame rate of {frame_type}: rate and burst must be positive")
         if self.media_max_bytes < 0 or self.media_url_ttl_s < 1:
             raise SettingsError("media_max_bytes must be >= 0 and media_url_ttl_s positive")
+        if self.direct_message_policy not in DIRECT_MESSAGE_POLICIES:
+            known = ", ".join(DIRECT_MESSAGE_POLICIES)
+            raise SettingsError(f"direct_message_policy must be one of: {known}")
         if self.max_connections < 0 or self.max_connections_per_ip < 0:
             raise SettingsError("connection caps must be 0 (no cap) or positive")
         for cidr in self.trusted_proxies:

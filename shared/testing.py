@@ -68,7 +68,8 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 async def open_test_ports(settings: Settings) -> tuple[Ports, RecordingEventBus, RecordingDelivery]:
     """Embedded durable adapters plus a recording bus and delivery."""
     ports = await open_ports(
-        settings, ("users", "devices", "messages", "conversations", "routes", "cache", "nodes")
+        settings,
+        ("users", "devices", "relations", "messages", "conversations", "routes", "cache", "nodes"),
     )
     bus, delivery = RecordingEventBus(), RecordingDelivery()
     ports.bus_ = bus

@@ -13,8 +13,13 @@ class SendConfig:
 
     max_text_bytes: int
     max_client_msg_id_len: int
+    direct_message_policy: str = "anyone"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SendConfig:
         """Pick this function's values."""
-        return cls(settings.max_text_bytes, settings.max_client_msg_id_len)
+        return cls(
+            settings.max_text_bytes,
+            settings.max_client_msg_id_len,
+            settings.direct_message_policy,
+        )

@@ -12,12 +12,13 @@ from imfaas.events.codec import new_event
 from imfaas.functions.send.config import SendConfig
 from imfaas.functions.send.submission import read_submission
 from imfaas.shared.adapter_factory import Ports
+from imfaas.shared.direct_message_policy import require_direct_allowed
 from imfaas.shared.errors import NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/send"
-NEEDS = ("users", "bus")
+NEEDS = ("users", "relations", "bus")
 
 
 class SendFunction(FunctionBase):
@@ -42,6 +43,11 @@ class SendFunction(FunctionBase):
         existing = await self._ports.users.existing_users(others)
         if len(existing) != len(set(others)):
             raise NotFound("unknown recipient")
+        if submission.conversation.startswith("d:"):
+            # Blocks (either way) and the policy: refused before anything is stored.
+            await require_direct_allowed(
+                self._ports.relations, ctx.user_id, others[0], self._config.direct_message_policy
+            )
         data = {
             "conversation": submission.conversation,
             "sender": ctx.user_id,

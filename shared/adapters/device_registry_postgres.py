@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncpg
 
 from imfaas.shared.adapters.postgres_database import PostgresDatabase
-from imfaas.shared.ports.device_registry import DeviceRecord, RefreshFamily, RotateOutcome
+from imfaas.shared.ports.device_registry import (
+    DeviceRecord,
+    Displaced,
+    PushToken,
+    RefreshFamily,
+    RotateOutcome,
+    Seat,
+)
+from imfaas.shared.seat_choice import FREE, SeatHolder, choose_seat, displaced_device
 
 MIGRATIONS = [
     """
@@ -28,6 +36,27 @@ MIGRATIONS = [
     );
     CREATE INDEX refresh_families_device ON refresh_families (user_id, device_id)
     """,
+    # Seats: one row per (user, platform class, slot); device_id '' is a free seat.
+    """
+    CREATE TABLE device_seats (
+        user_id TEXT NOT NULL,
+        seat TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        assigned_ms BIGINT NOT NULL,
+        PRIMARY KEY (user_id, seat, slot)
+    );
+    CREATE INDEX device_seats_device ON device_seats (user_id, device_id);
+    CREATE TABLE push_tokens (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        token TEXT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+    );
+    CREATE INDEX push_tokens_token ON push_tokens (provider, token)
+    """,
 ]
 
 _FAMILY_COLUMNS = (
@@ -40,7 +69,11 @@ def _family(row: asyncpg.Record) -> RefreshFamily:
 
 
 class PostgresDeviceRegistry:
-    """Devices and refresh families; rotation locks the family row (``FOR UPDATE``)."""
+    """Devices, refresh families, seats and push tokens; rotation locks the family row
+    (``FOR UPDATE``), a login the rows of its seat class.
+
+    Transactions lock in one order, seats, then families, then push tokens, so a login, a
+    logout and a push-token update of the same device cannot deadlock."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -65,18 +98,7 @@ class PostgresDeviceRegistry:
     async def create_family(self, family: RefreshFamily) -> None:
         """Record a new refresh family."""
         async with self._db.connection() as conn:
-            await conn.execute(
-                f"INSERT INTO refresh_families ({_FAMILY_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                family.session_id,
-                family.user_id,
-                family.device_id,
-                family.platform,
-                family.token_hash,
-                family.generation,
-                family.expires_ms,
-                family.revoked,
-            )
+            await _insert_family(conn, family)
 
     async def rotate(
         self, session_id: str, presented_hash: str, new_hash: str, now_ms: int
@@ -107,15 +129,95 @@ class PostgresDeviceRegistry:
             return RotateOutcome.ROTATED, family
 
     async def revoke_device(self, user_id: str, device_id: str) -> list[str]:
-        """Revoke every unrevoked family of the device; return their session ids."""
+        """Revoke every unrevoked family of the device, free its seats, drop its push token."""
+        async with self._db.transaction() as conn:
+            return await _revoke_device(conn, user_id, device_id)
+
+    async def create_seated_family(
+        self, family: RefreshFamily, seat: Seat, now_ms: int
+    ) -> Displaced | None:
+        """Insert the family, then lock the class's seat rows (``FOR UPDATE``) and take one."""
+        if seat.limit < 1:
+            raise ValueError(f"seat {seat.name!r} needs a limit of at least 1")
+        async with self._db.transaction() as conn:
+            await _insert_family(conn, family)
+            # The rows must exist to be locked: a concurrent insert of the same free seat waits
+            # for the first transaction and then does nothing, so both end up on one row.
+            await conn.execute(
+                "INSERT INTO device_seats (user_id, seat, slot, device_id, assigned_ms)"
+                " SELECT $1, $2, slot, $4, 0 FROM generate_series(0, $3 - 1) AS slot"
+                " ON CONFLICT DO NOTHING",
+                family.user_id,
+                seat.name,
+                seat.limit,
+                FREE,
+            )
+            rows = await conn.fetch(
+                "SELECT slot, device_id, assigned_ms FROM device_seats"
+                " WHERE user_id = $1 AND seat = $2 AND slot < $3 ORDER BY slot FOR UPDATE",
+                family.user_id,
+                seat.name,
+                seat.limit,
+            )
+            previous = choose_seat([SeatHolder(*row) for row in rows], family.device_id)
+            await conn.execute(
+                "UPDATE device_seats SET device_id = $1, assigned_ms = $2"
+                " WHERE user_id = $3 AND seat = $4 AND slot = $5",
+                family.device_id,
+                now_ms,
+                family.user_id,
+                seat.name,
+                previous.slot,
+            )
+            loser = displaced_device(previous, family.device_id)
+            if loser is None:
+                return None
+            return Displaced(loser, tuple(await _revoke_device(conn, family.user_id, loser)))
+
+    async def set_push_token(self, token: PushToken, session_id: str) -> bool:
+        """Share-lock the live family row, then replace the token: a revocation of the device
+        waits for this transaction, and this one sees a revocation that came first."""
+        async with self._db.transaction() as conn:
+            live = await conn.fetchval(
+                "SELECT 1 FROM refresh_families WHERE session_id = $1 AND user_id = $2"
+                " AND device_id = $3 AND NOT revoked AND expires_ms > $4 FOR SHARE",
+                session_id,
+                token.user_id,
+                token.device_id,
+                token.updated_ms,
+            )
+            if live != 1:
+                return False
+            await conn.execute(
+                "DELETE FROM push_tokens WHERE provider = $1 AND token = $2"
+                " AND NOT (user_id = $3 AND device_id = $4)",
+                token.provider,
+                token.token,
+                token.user_id,
+                token.device_id,
+            )
+            await conn.execute(
+                "INSERT INTO push_tokens (user_id, device_id, provider, token, updated_ms)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, device_id) DO UPDATE SET"
+                " provider = excluded.provider, token = excluded.token,"
+                " updated_ms = excluded.updated_ms",
+                token.user_id,
+                token.device_id,
+                token.provider,
+                token.token,
+                token.updated_ms,
+            )
+            return True
+
+    async def push_tokens(self, user_id: str) -> list[PushToken]:
+        """The user's devices' push tokens, by device id."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "UPDATE refresh_families SET revoked = TRUE"
-                " WHERE user_id = $1 AND device_id = $2 AND NOT revoked RETURNING session_id",
+                "SELECT user_id, device_id, provider, token, updated_ms FROM push_tokens"
+                " WHERE user_id = $1 ORDER BY device_id",
                 user_id,
-                device_id,
             )
-        return [row["session_id"] for row in rows]
+        return [PushToken(**dict(row)) for row in rows]
 
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""
@@ -127,3 +229,38 @@ class PostgresDeviceRegistry:
                 now_ms,
             )
         return value == 1
+
+
+async def _insert_family(conn: asyncpg.Connection, family: RefreshFamily) -> None:
+    await conn.execute(
+        f"INSERT INTO refresh_families ({_FAMILY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        family.session_id,
+        family.user_id,
+        family.device_id,
+        family.platform,
+        family.token_hash,
+        family.generation,
+        family.expires_ms,
+        family.revoked,
+    )
+
+
+async def _revoke_device(conn: asyncpg.Connection, user_id: str, device_id: str) -> list[str]:
+    """Inside the caller's transaction, in the lock order seats, families, push tokens."""
+    await conn.execute(
+        "UPDATE device_seats SET device_id = $1, assigned_ms = 0"
+        " WHERE user_id = $2 AND device_id = $3",
+        FREE,
+        user_id,
+        device_id,
+    )
+    rows = await conn.fetch(
+        "UPDATE refresh_families SET revoked = TRUE"
+        " WHERE user_id = $1 AND device_id = $2 AND NOT revoked RETURNING session_id",
+        user_id,
+        device_id,
+    )
+    await conn.execute(
+        "DELETE FROM push_tokens WHERE user_id = $1 AND device_id = $2", user_id, device_id
+    )
+    return [row["session_id"] for row in rows]

@@ -5,7 +5,15 @@ from __future__ import annotations
 import sqlite3
 
 from imfaas.shared.adapters.sqlite_database import SqliteDatabase
-from imfaas.shared.ports.device_registry import DeviceRecord, RefreshFamily, RotateOutcome
+from imfaas.shared.ports.device_registry import (
+    DeviceRecord,
+    Displaced,
+    PushToken,
+    RefreshFamily,
+    RotateOutcome,
+    Seat,
+)
+from imfaas.shared.seat_choice import FREE, SeatHolder, choose_seat, displaced_device
 
 MIGRATIONS = [
     """
@@ -27,6 +35,27 @@ MIGRATIONS = [
         revoked INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX refresh_families_device ON refresh_families (user_id, device_id)
+    """,
+    # Seats: one row per (user, platform class, slot); device_id '' is a free seat.
+    """
+    CREATE TABLE device_seats (
+        user_id TEXT NOT NULL,
+        seat TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        assigned_ms INTEGER NOT NULL,
+        PRIMARY KEY (user_id, seat, slot)
+    );
+    CREATE INDEX device_seats_device ON device_seats (user_id, device_id);
+    CREATE TABLE push_tokens (
+        user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        token TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (user_id, device_id)
+    );
+    CREATE INDEX push_tokens_token ON push_tokens (provider, token)
     """,
 ]
 
@@ -66,23 +95,7 @@ class SqliteDeviceRegistry:
 
     async def create_family(self, family: RefreshFamily) -> None:
         """Record a new refresh family."""
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                f"INSERT INTO refresh_families ({_FAMILY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    family.session_id,
-                    family.user_id,
-                    family.device_id,
-                    family.platform,
-                    family.token_hash,
-                    family.generation,
-                    family.expires_ms,
-                    int(family.revoked),
-                ),
-            )
-
-        await self._db.transaction(insert)
+        await self._db.transaction(lambda conn: _insert_family(conn, family))
 
     async def rotate(
         self, session_id: str, presented_hash: str, new_hash: str, now_ms: int
@@ -114,21 +127,79 @@ class SqliteDeviceRegistry:
         return await self._db.transaction(swap)
 
     async def revoke_device(self, user_id: str, device_id: str) -> list[str]:
-        """Revoke every unrevoked family of the device; return their session ids."""
+        """Revoke every unrevoked family of the device, free its seats, drop its push token."""
+        return await self._db.transaction(lambda conn: _revoke_device(conn, user_id, device_id))
 
-        def revoke(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute(
-                "SELECT session_id FROM refresh_families"
-                " WHERE user_id = ? AND device_id = ? AND revoked = 0",
-                (user_id, device_id),
-            ).fetchall()
-            conn.execute(
-                "UPDATE refresh_families SET revoked = 1 WHERE user_id = ? AND device_id = ?",
-                (user_id, device_id),
+    async def create_seated_family(
+        self, family: RefreshFamily, seat: Seat, now_ms: int
+    ) -> Displaced | None:
+        """Insert the family and take a seat in one ``BEGIN IMMEDIATE`` transaction."""
+        if seat.limit < 1:
+            raise ValueError(f"seat {seat.name!r} needs a limit of at least 1")
+
+        def take(conn: sqlite3.Connection) -> Displaced | None:
+            _insert_family(conn, family)
+            conn.executemany(
+                "INSERT OR IGNORE INTO device_seats (user_id, seat, slot, device_id, assigned_ms)"
+                " VALUES (?, ?, ?, ?, 0)",
+                [(family.user_id, seat.name, slot, FREE) for slot in range(seat.limit)],
             )
-            return [row[0] for row in rows]
+            holders = [
+                SeatHolder(*row)
+                for row in conn.execute(
+                    "SELECT slot, device_id, assigned_ms FROM device_seats"
+                    " WHERE user_id = ? AND seat = ? AND slot < ? ORDER BY slot",
+                    (family.user_id, seat.name, seat.limit),
+                )
+            ]
+            previous = choose_seat(holders, family.device_id)
+            conn.execute(
+                "UPDATE device_seats SET device_id = ?, assigned_ms = ?"
+                " WHERE user_id = ? AND seat = ? AND slot = ?",
+                (family.device_id, now_ms, family.user_id, seat.name, previous.slot),
+            )
+            loser = displaced_device(previous, family.device_id)
+            if loser is None:
+                return None
+            return Displaced(loser, tuple(_revoke_device(conn, family.user_id, loser)))
 
-        return await self._db.transaction(revoke)
+        return await self._db.transaction(take)
+
+    async def set_push_token(self, token: PushToken, session_id: str) -> bool:
+        """Replace the device's token if the session is live; the token leaves other devices."""
+
+        def store(conn: sqlite3.Connection) -> bool:
+            live = conn.execute(
+                "SELECT 1 FROM refresh_families WHERE session_id = ? AND user_id = ?"
+                " AND device_id = ? AND revoked = 0 AND expires_ms > ?",
+                (session_id, token.user_id, token.device_id, token.updated_ms),
+            ).fetchone()
+            if live is None:
+                return False
+            conn.execute(
+                "DELETE FROM push_tokens WHERE provider = ? AND token = ?"
+                " AND NOT (user_id = ? AND device_id = ?)",
+                (token.provider, token.token, token.user_id, token.device_id),
+            )
+            conn.execute(
+                "INSERT INTO push_tokens (user_id, device_id, provider, token, updated_ms)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, device_id) DO UPDATE SET"
+                " provider = excluded.provider, token = excluded.token,"
+                " updated_ms = excluded.updated_ms",
+                (token.user_id, token.device_id, token.provider, token.token, token.updated_ms),
+            )
+            return True
+
+        return await self._db.transaction(store)
+
+    async def push_tokens(self, user_id: str) -> list[PushToken]:
+        """The user's devices' push tokens, by device id."""
+        rows = await self._db.query(
+            "SELECT user_id, device_id, provider, token, updated_ms FROM push_tokens"
+            " WHERE user_id = ? ORDER BY device_id",
+            (user_id,),
+        )
+        return [PushToken(**dict(row)) for row in rows]
 
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""
@@ -138,3 +209,40 @@ class SqliteDeviceRegistry:
             (session_id, now_ms),
         )
         return bool(rows)
+
+
+def _insert_family(conn: sqlite3.Connection, family: RefreshFamily) -> None:
+    conn.execute(
+        f"INSERT INTO refresh_families ({_FAMILY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            family.session_id,
+            family.user_id,
+            family.device_id,
+            family.platform,
+            family.token_hash,
+            family.generation,
+            family.expires_ms,
+            int(family.revoked),
+        ),
+    )
+
+
+def _revoke_device(conn: sqlite3.Connection, user_id: str, device_id: str) -> list[str]:
+    conn.execute(
+        "UPDATE device_seats SET device_id = ?, assigned_ms = 0"
+        " WHERE user_id = ? AND device_id = ?",
+        (FREE, user_id, device_id),
+    )
+    rows = conn.execute(
+        "SELECT session_id FROM refresh_families"
+        " WHERE user_id = ? AND device_id = ? AND revoked = 0",
+        (user_id, device_id),
+    ).fetchall()
+    conn.execute(
+        "UPDATE refresh_families SET revoked = 1 WHERE user_id = ? AND device_id = ?",
+        (user_id, device_id),
+    )
+    conn.execute(
+        "DELETE FROM push_tokens WHERE user_id = ? AND device_id = ?", (user_id, device_id)
+    )
+    return [row[0] for row in rows]

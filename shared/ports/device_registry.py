@@ -1,4 +1,4 @@
-"""Devices and refresh-token families."""
+"""Devices, refresh-token families, device seats and push tokens."""
 
 from __future__ import annotations
 
@@ -31,6 +31,33 @@ class RefreshFamily:
     revoked: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A user's seats of one platform class (``mobile``, ``desktop``...) and how many there are."""
+
+    name: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Displaced:
+    """A device that lost its seat to a new login, and the sessions that were revoked with it."""
+
+    device_id: str
+    sessions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PushToken:
+    """Where a device gets push notifications: ``provider`` is fcm, apns or hms."""
+
+    user_id: str
+    device_id: str
+    provider: str
+    token: str
+    updated_ms: int
+
+
 class RotateOutcome(Enum):
     """What happened when a refresh token was presented."""
 
@@ -57,7 +84,28 @@ class DeviceRegistry(Protocol):
         """
 
     async def revoke_device(self, user_id: str, device_id: str) -> list[str]:
-        """Revoke every unrevoked family of the device (expired ones too); return their ids."""
+        """Revoke every unrevoked family of the device (expired ones too), free its seats and
+        drop its push token; return the revoked families' ids."""
+
+    async def create_seated_family(
+        self, family: RefreshFamily, seat: Seat, now_ms: int
+    ) -> Displaced | None:
+        """Record ``family`` and seat its device in one of the user's ``seat.limit`` seats.
+
+        One transaction: a device already seated keeps its seat; else it takes a free one;
+        else the seat taken longest ago changes hands and its device is revoked as by
+        ``revoke_device`` (returned). Concurrent logins leave each seat exactly one holder.
+        """
+
+    async def set_push_token(self, token: PushToken, session_id: str) -> bool:
+        """Store the device's push token (replacing its previous one and taking the token away
+        from any other device) if ``session_id`` is a live family of that device; else False.
+
+        Atomic with ``revoke_device``: a revoked device never keeps a token.
+        """
+
+    async def push_tokens(self, user_id: str) -> list[PushToken]:
+        """The push tokens of every device of the user, by device id."""
 
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""

@@ -151,18 +151,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     srv.stop()
 
 
-@pytest.fixture
-async def client(server: DevServer) -> AsyncIterator[ImfaasClient]:
-    """An HTTP + WebSocket client for the module's server; every frame it receives must
-    conform to its type's JSON Schema in ``events/schemas``."""
+@contextlib.asynccontextmanager
+async def checked_client(url: str) -> AsyncIterator[ImfaasClient]:
+    """An HTTP + WebSocket client for a server; every frame it receives must conform to its
+    type's JSON Schema in ``events/schemas`` (checked when the client closes)."""
     problems: list[str] = []
 
     def check(frame: dict) -> None:
         problems.extend(f"{frame.get('type')}: {p}" for p in frame_problems(frame))
 
-    async with ImfaasClient(server.url, on_frame=check) as c:
+    async with ImfaasClient(url, on_frame=check) as c:
         yield c
     assert not problems, problems
+
+
+@pytest.fixture
+async def client(server: DevServer) -> AsyncIterator[ImfaasClient]:
+    """A schema-checking client (``checked_client``) for the module's server."""
+    async with checked_client(server.url) as c:
+        yield c
 
 
 User = tuple[str, str, LoginSession]  # (username, user_id, first login)

@@ -1,4 +1,5 @@
-"""DeviceRegistry contract: device upsert, refresh rotation as an atomic compare-and-set."""
+"""DeviceRegistry contract: device upsert, refresh rotation as an atomic compare-and-set,
+seats that concurrent logins leave with one holder each, push tokens per device."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ import asyncio
 
 import pytest
 
-from imfaas.shared.ports.device_registry import DeviceRecord, RefreshFamily, RotateOutcome
+from imfaas.shared.ports.device_registry import (
+    DeviceRecord,
+    Displaced,
+    PushToken,
+    RefreshFamily,
+    RotateOutcome,
+    Seat,
+)
 
 NOW = 1_700_000_000_000
 DAY = 24 * 3600 * 1000
@@ -179,3 +187,217 @@ async def test_families_survive_closing_and_reopening(open_port):
 
     assert await reopened.is_session_live("s1", NOW)
     assert (await reopened.rotate("s1", "h0", "x", NOW))[0] is RotateOutcome.REUSED
+
+
+# -- seats ------------------------------------------------------------------------------
+
+MOBILE = Seat("mobile", 1)
+
+
+def seated(session_id: str, device_id: str, user_id: str = "u1") -> RefreshFamily:
+    return family(session_id, user_id, device_id)
+
+
+async def live_sessions(devices, *session_ids: str) -> set[str]:
+    return {s for s in session_ids if await devices.is_session_live(s, NOW)}
+
+
+async def test_first_login_in_a_seat_displaces_nobody(devices):
+    assert await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW) is None
+    assert await devices.is_session_live("s1", NOW)
+
+
+async def test_another_device_in_a_full_seat_displaces_the_holder(devices):
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+    await devices.create_family(seated("s1b", "d1"))  # a second session of the same device
+
+    displaced = await devices.create_seated_family(seated("s2", "d2"), MOBILE, NOW + 1)
+
+    assert displaced == Displaced("d1", tuple(sorted(displaced.sessions)))
+    assert sorted(displaced.sessions) == ["s1", "s1b"]
+    assert await live_sessions(devices, "s1", "s1b", "s2") == {"s2"}
+    assert (await devices.rotate("s1", "h0", "h1", NOW))[0] is RotateOutcome.INVALID
+
+
+async def test_a_relogin_of_the_holder_keeps_its_seat(devices):
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+
+    assert await devices.create_seated_family(seated("s2", "d1"), MOBILE, NOW + 1) is None
+
+    assert await live_sessions(devices, "s1", "s2") == {"s1", "s2"}
+    # Still the holder: the next device displaces it, with both its sessions.
+    displaced = await devices.create_seated_family(seated("s3", "d2"), MOBILE, NOW + 2)
+    assert displaced is not None and displaced.device_id == "d1"
+    assert sorted(displaced.sessions) == ["s1", "s2"]
+
+
+async def test_seat_classes_and_users_are_independent(devices):
+    await devices.create_seated_family(seated("s1", "phone"), MOBILE, NOW)
+
+    assert await devices.create_seated_family(seated("s2", "pc"), Seat("desktop", 1), NOW) is None
+    assert await devices.create_seated_family(seated("s3", "phone", "u2"), MOBILE, NOW) is None
+    assert await live_sessions(devices, "s1", "s2", "s3") == {"s1", "s2", "s3"}
+
+
+async def test_with_two_seats_the_seat_taken_longest_ago_changes_hands(devices):
+    two = Seat("mobile", 2)
+    assert await devices.create_seated_family(seated("s1", "d1"), two, NOW) is None
+    assert await devices.create_seated_family(seated("s2", "d2"), two, NOW + 1) is None
+    # d1 logs in again: its seat is now the more recent one.
+    assert await devices.create_seated_family(seated("s3", "d1"), two, NOW + 2) is None
+
+    displaced = await devices.create_seated_family(seated("s4", "d3"), two, NOW + 3)
+
+    assert displaced == Displaced("d2", ("s2",))
+    assert await live_sessions(devices, "s1", "s2", "s3", "s4") == {"s1", "s3", "s4"}
+
+
+async def test_revoke_device_frees_its_seat(devices):
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+    await devices.revoke_device("u1", "d1")
+
+    assert await devices.create_seated_family(seated("s2", "d2"), MOBILE, NOW + 1) is None
+    assert await devices.is_session_live("s2", NOW)
+
+
+async def test_a_displaced_device_that_logs_in_again_displaces_the_new_holder(devices):
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+    await devices.create_seated_family(seated("s2", "d2"), MOBILE, NOW + 1)
+
+    displaced = await devices.create_seated_family(seated("s3", "d1"), MOBILE, NOW + 2)
+
+    assert displaced == Displaced("d2", ("s2",))
+    assert await live_sessions(devices, "s1", "s2", "s3") == {"s3"}
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_concurrent_logins_leave_each_seat_exactly_one_holder(devices, limit):
+    seat = Seat("mobile", limit)
+    n = 12
+
+    results = await asyncio.gather(
+        *(devices.create_seated_family(seated(f"s{i}", f"d{i}"), seat, NOW) for i in range(n))
+    )
+
+    displaced = [r for r in results if r is not None]
+    live = await live_sessions(devices, *(f"s{i}" for i in range(n)))
+    assert len(live) == limit
+    # Every other device was displaced exactly once, and a holder never was.
+    assert sorted(d.device_id for d in displaced) == sorted(
+        f"d{i}" for i in range(n) if f"s{i}" not in live
+    )
+    assert all(len(d.sessions) == 1 for d in displaced)
+
+
+async def test_a_relogin_racing_a_new_device_leaves_one_device_with_live_sessions(devices):
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+
+    await asyncio.gather(
+        devices.create_seated_family(seated("s2", "d1"), MOBILE, NOW + 1),
+        devices.create_seated_family(seated("s3", "d2"), MOBILE, NOW + 1),
+    )
+
+    live = await live_sessions(devices, "s1", "s2", "s3")
+    assert live in ({"s2"}, {"s3"}, {"s1", "s2"}) and live != {"s1", "s2", "s3"}
+    holder_devices = {"d1" if s in ("s1", "s2") else "d2" for s in live}
+    assert len(holder_devices) == 1
+
+
+async def test_seats_survive_closing_and_reopening(open_port):
+    devices = await open_port("devices")
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+    await open_port.close()
+
+    reopened = await open_port("devices")
+
+    assert await reopened.create_seated_family(seated("s2", "d2"), MOBILE, NOW) == Displaced(
+        "d1", ("s1",)
+    )
+
+
+# -- push tokens ------------------------------------------------------------------------
+
+
+def push(device_id: str = "d1", token: str = "tok-1", user_id: str = "u1", provider: str = "fcm"):
+    return PushToken(user_id, device_id, provider, token, NOW)
+
+
+async def test_a_push_token_is_stored_and_replaced_per_device(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(seated("s2", "d2"))
+
+    assert await devices.set_push_token(push("d1", "old"), "s1")
+    assert await devices.set_push_token(push("d2", "other", provider="apns"), "s2")
+    assert await devices.set_push_token(push("d1", "new", provider="hms"), "s1")
+
+    assert await devices.push_tokens("u1") == [
+        PushToken("u1", "d1", "hms", "new", NOW),
+        PushToken("u1", "d2", "apns", "other", NOW),
+    ]
+    assert await devices.push_tokens("u2") == []
+
+
+async def test_a_push_token_needs_a_live_session_of_that_device(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(family("old", "u1", "d1", expires_ms=NOW - 1))
+    await devices.create_family(seated("s2", "d2"))
+    await devices.create_family(seated("revoked", "d3"))
+    await devices.revoke_device("u1", "d3")
+
+    assert not await devices.set_push_token(push("d1"), "nope")
+    assert not await devices.set_push_token(push("d1"), "s2")  # another device's session
+    assert not await devices.set_push_token(push("d1", user_id="u2"), "s1")
+    assert not await devices.set_push_token(push("d1"), "old")  # expired
+    assert not await devices.set_push_token(push("d3"), "revoked")
+    assert await devices.push_tokens("u1") == []
+    assert await devices.push_tokens("u2") == []
+
+
+async def test_a_push_token_moves_to_the_device_that_registers_it_last(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(seated("s2", "d9", "u2"))
+    await devices.set_push_token(push("d1", "shared"), "s1")
+
+    assert await devices.set_push_token(push("d9", "shared", "u2"), "s2")
+
+    assert await devices.push_tokens("u1") == []
+    assert [t.device_id for t in await devices.push_tokens("u2")] == ["d9"]
+    # The same text from another provider is another token.
+    assert await devices.set_push_token(push("d1", "shared", provider="apns"), "s1")
+    assert len(await devices.push_tokens("u2")) == 1
+
+
+async def test_logout_and_displacement_drop_the_push_token(devices):
+    await devices.create_seated_family(seated("s1", "d1"), MOBILE, NOW)
+    await devices.create_family(seated("s2", "web"))
+    await devices.set_push_token(push("d1", "phone-token"), "s1")
+    await devices.set_push_token(push("web", "web-token"), "s2")
+
+    await devices.create_seated_family(seated("s3", "d2"), MOBILE, NOW + 1)
+    assert [t.token for t in await devices.push_tokens("u1")] == ["web-token"]
+
+    await devices.revoke_device("u1", "web")
+    assert await devices.push_tokens("u1") == []
+
+
+async def test_a_push_token_racing_a_revocation_never_survives_it(devices):
+    for i in range(5):
+        await devices.create_family(seated(f"s{i}", f"d{i}"))
+
+    await asyncio.gather(
+        *(devices.set_push_token(push(f"d{i}", f"t{i}"), f"s{i}") for i in range(5)),
+        *(devices.revoke_device("u1", f"d{i}") for i in range(5)),
+    )
+
+    assert await devices.push_tokens("u1") == []
+
+
+async def test_push_tokens_survive_closing_and_reopening(open_port):
+    devices = await open_port("devices")
+    await devices.create_family(seated("s1", "d1"))
+    await devices.set_push_token(push("d1", "kept", provider="apns"), "s1")
+    await open_port.close()
+
+    reopened = await open_port("devices")
+
+    assert await reopened.push_tokens("u1") == [PushToken("u1", "d1", "apns", "kept", NOW)]

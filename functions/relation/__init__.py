@@ -1,0 +1,1 @@
+"""The relation function: friends, friend requests and blocks."""
