@@ -11,16 +11,10 @@ from hypothesis import strategies as st
 
 from imfaas.events.schema_registry import frame_problems
 from imfaas.events.schema_strategies import fuzz_settings, mutated_values, valid_values
+from imfaas.shared.function_catalog import spec_of
 from imfaas.shared.testing import forwarded_event, identity
 
-FRAME_TYPES = (
-    "friend.request",
-    "friend.accept",
-    "friend.remove",
-    "friend.list",
-    "block",
-    "unblock",
-)
+FRAME_TYPES = spec_of("relation").frames
 PROTOCOL_ERRORS = {"bad_request", "forbidden", "not_found", "too_large"}
 KNOWN_USERS = st.sampled_from(["ua", "ub", "uc", "ghost"])
 
