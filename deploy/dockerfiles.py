@@ -35,6 +35,7 @@ PORT_EXTRAS = {
     # Fanout reaches gateways over HTTP, and finds them in the node registry (Redis).
     "delivery": "redis",
     "bus": "kafka",
+    "media": "postgres",
     "objects": "s3",
 }
 

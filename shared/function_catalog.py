@@ -44,6 +44,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "unblock",
         ),
     ),
+    FunctionSpec("media", frames=("media.upload_url", "media.download_url")),
     FunctionSpec(
         "fanout",
         consumes=(catalog.MESSAGE_STORED, catalog.SESSION_REVOKED, catalog.USERS_NOTIFIED),

@@ -69,7 +69,17 @@ async def open_test_ports(settings: Settings) -> tuple[Ports, RecordingEventBus,
     """Embedded durable adapters plus a recording bus and delivery."""
     ports = await open_ports(
         settings,
-        ("users", "devices", "relations", "messages", "conversations", "routes", "cache", "nodes"),
+        (
+            "users",
+            "devices",
+            "relations",
+            "media",
+            "messages",
+            "conversations",
+            "routes",
+            "cache",
+            "nodes",
+        ),
     )
     bus, delivery = RecordingEventBus(), RecordingDelivery()
     ports.bus_ = bus

@@ -173,6 +173,22 @@ def _relation_answers(url: str) -> None:
     assert data["id"] == "r3" and data["type"] == "friend.list.ok", data
 
 
+def _media_answers(url: str) -> None:
+    frame = {
+        "type": "media.upload_url",
+        "id": "r4",
+        "name": "a.png",
+        "size": 10**12,
+        "mime": "image/png",
+    }
+    kind, data = _reply(
+        *_post_event(url, catalog.client_type("media.upload_url"), frame, FRAME_EXT)
+    )
+    # Past the size limit: refused before any backend is asked.
+    assert kind == catalog.REPLY
+    assert data["type"] == "error" and data["id"] == "r4" and data["code"] == "too_large", data
+
+
 def _fanout_answers(url: str) -> None:
     revoked = {
         "user": "u-alice",
@@ -191,6 +207,7 @@ ANSWERS = {
     "store": _store_answers,
     "history": _history_answers,
     "relation": _relation_answers,
+    "media": _media_answers,
     "fanout": _fanout_answers,
 }
 

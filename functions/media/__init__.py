@@ -1,0 +1,1 @@
+"""The media function: ``media.upload_url`` and ``media.download_url``."""
