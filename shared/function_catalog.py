@@ -28,8 +28,9 @@ class FunctionSpec:
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    # The HTTP API (register, login, refresh, logout) goes to login by path, not by frame.
-    FunctionSpec("login"),
+    # The HTTP API (register, login, refresh, logout) goes to login by path, not by frame;
+    # push tokens go there too, next to the device sessions whose end drops them.
+    FunctionSpec("login", frames=("device.push_token",)),
     FunctionSpec("send", frames=("msg.send",)),
     FunctionSpec("store", consumes=(catalog.MESSAGE_SUBMITTED,)),
     FunctionSpec("history", frames=("sync", "msg.history", "conv.list")),

@@ -73,6 +73,16 @@ DEFAULT_MEDIA_MIME_TYPES: tuple[str, ...] = (
 # "friends" only. Blocks apply under every policy; groups are not affected.
 DIRECT_MESSAGE_POLICIES = ("anyone", "friends")
 
+# Multi-login policy (protocol §4 "Session control"): seats per user and platform class, 0
+# meaning any number, and the class of each platform (a platform not listed is its own class).
+DEFAULT_DEVICE_SEATS: dict[str, int] = {"mobile": 1, "desktop": 1, "web": 0}
+DEFAULT_PLATFORM_SEATS: dict[str, str] = {
+    "ios": "mobile",
+    "android": "mobile",
+    "desktop": "desktop",
+    "web": "web",
+}
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; raised at start-up, never later."""
@@ -87,15 +97,16 @@ def _parse_bool(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r}")
 
 
-def _parse_routes(value: str) -> dict[str, str]:
-    """Parse ``type=function,type=function``."""
-    routes: dict[str, str] = {}
+def _parse_pairs(value: str, what: str, shape: str) -> dict[str, str]:
+    """Parse ``key=value,key=value``; ``what`` and ``shape`` (``type=function``) name a bad
+    pair in the error."""
+    pairs: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in value.split(","))):
-        frame_type, sep, function = part.partition("=")
-        if not sep or not frame_type or not function:
-            raise SettingsError(f"bad frame route {part!r}; expected type=function")
-        routes[frame_type.strip()] = function.strip()
-    return routes
+        key, sep, item = part.partition("=")
+        if not sep or not key or not item:
+            raise SettingsError(f"bad {what} {part!r}; expected {shape}")
+        pairs[key.strip()] = item.strip()
+    return pairs
 
 
 def _parse_frame_rates(value: str) -> dict[str, tuple[float, int]]:
@@ -178,6 +189,10 @@ class Settings:
     login_ip_free_failures: int = 50
     login_lock_base_s: float = 1.0
     login_lock_max_s: float = 60.0
+    # A login in a full seat displaces the device that took it longest ago (kicked, 4409);
+    # IMFAAS_DEVICE_SEATS="mobile=1,desktop=1,web=0", IMFAAS_PLATFORM_SEATS="ios=mobile,...".
+    device_seats: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DEVICE_SEATS))
+    platform_seats: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLATFORM_SEATS))
     # Protocol limits.
     max_frame_bytes: int = 64 * 1024
     max_http_body_bytes: int = 64 * 1024
@@ -273,13 +288,21 @@ class Settings:
                 ipaddress.ip_network(cidr, strict=False)
             except ValueError as exc:
                 raise SettingsError(f"trusted_proxies: {exc}") from exc
+        for seat, count in self.device_seats.items():
+            if count < 0:
+                raise SettingsError(f"device_seats: {seat} needs 0 (any number) or more seats")
 
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     type_text = str(type_name)
     try:
         if name == "frame_routes":
-            return _parse_routes(raw)
+            return _parse_pairs(raw, "frame route", "type=function")
+        if name == "device_seats":
+            seats = _parse_pairs(raw, "device seat", "class=count")
+            return {seat: int(count) for seat, count in seats.items()}
+        if name == "platform_seats":
+            return _parse_pairs(raw, "platform seat", "platform=class")
         if name == "frame_rates":
             return _parse_frame_rates(raw)
         if name in ("trusted_proxies", "media_mime_types"):

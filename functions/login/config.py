@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imfaas.functions.login.login_throttle import ThrottlePolicy
+from imfaas.functions.login.seat_policy import SeatPolicy
 from imfaas.shared.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class LoginConfig:
-    """Token lifetimes, signing key, password-hash cost and login throttling."""
+    """Token lifetimes, signing key, password-hash cost, login throttling and device seats."""
 
     private_key_file: Path
     kid: str
@@ -24,6 +25,7 @@ class LoginConfig:
     public_ws_url: str
     per_user_throttle: ThrottlePolicy
     per_ip_throttle: ThrottlePolicy
+    seats: SeatPolicy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginConfig:
@@ -43,6 +45,7 @@ class LoginConfig:
             public_ws_url=settings.public_ws_url,
             per_user_throttle=_throttle(settings, settings.login_user_free_failures),
             per_ip_throttle=_throttle(settings, settings.login_ip_free_failures),
+            seats=SeatPolicy(settings.device_seats, settings.platform_seats),
         )
 
 

@@ -1,4 +1,5 @@
-"""The login function: HTTP API of protocol §1 (register, login, refresh, logout)."""
+"""The login function: HTTP API of protocol §1 (register, login, refresh, logout), device
+seats (§4 session control) and ``device.push_token``."""
 
 from __future__ import annotations
 
@@ -14,18 +15,27 @@ from imfaas.functions.login import credentials
 from imfaas.functions.login.config import LoginConfig
 from imfaas.functions.login.login_throttle import LoginThrottle
 from imfaas.functions.login.password_hashing import PasswordHashing
+from imfaas.functions.login.push_token_request import read_push_token
 from imfaas.shared.access_tokens import LEEWAY_S, TokenIssuer, revocation_key
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import new_user_id
 from imfaas.shared.errors import BackendUnavailable, Unauthorized
-from imfaas.shared.function_runtime import HttpRouter
+from imfaas.shared.function_runtime import FrameContext, FrameRouter, HttpRouter
 from imfaas.shared.node_choice import choose_node
-from imfaas.shared.ports.device_registry import DeviceRecord, RefreshFamily, RotateOutcome
+from imfaas.shared.ports.device_registry import (
+    DeviceRecord,
+    PushToken,
+    RefreshFamily,
+    RotateOutcome,
+)
 from imfaas.shared.ports.user_directory import UserRecord
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/login"
 NEEDS = ("users", "devices", "cache", "bus", "nodes")
+CLOSE_KICKED = 4409
+CLOSE_UNAUTHORIZED = 4401
+DISPLACED_REASON = "signed in on another device"
 
 
 def _now_ms() -> int:
@@ -33,7 +43,7 @@ def _now_ms() -> int:
 
 
 class LoginFunction:
-    """Owns users, credentials, devices and login sessions."""
+    """Owns users, credentials, devices, their seats and push tokens, and login sessions."""
 
     name = "login"
 
@@ -50,6 +60,10 @@ class LoginFunction:
         self._router.add(catalog.HTTP_LOGIN, self.login)
         self._router.add(catalog.HTTP_TOKEN_REFRESH, self.refresh)
         self._router.add(catalog.HTTP_LOGOUT, self.logout)
+        # The push token lives with the device's sessions, so the logout or displacement
+        # that revokes them drops it in the same transaction.
+        self._frames = FrameRouter(SOURCE)
+        self._frames.add("device.push_token", self.push_token)
 
     async def start(self) -> None:
         """Load the signing key."""
@@ -69,7 +83,9 @@ class LoginFunction:
         return self._issuer is not None
 
     async def handle(self, event: CloudEvent) -> CloudEvent | None:
-        """Serve one forwarded HTTP request."""
+        """Serve one forwarded HTTP request or client frame."""
+        if self._frames.owns(event["type"]):
+            return await self._frames.dispatch(event)
         return await self._router.dispatch(event)
 
     async def register(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
@@ -86,7 +102,8 @@ class LoginFunction:
         return 201, {"user_id": user.user_id}
 
     async def login(self, event: CloudEvent, body: dict[str, Any]) -> tuple[int, Any]:
-        """``POST /v1/login``: check the password, register the device, open a session.
+        """``POST /v1/login``: check the password, register the device, open a session in a
+        seat of its platform class, displacing (4409) the device that held it.
 
         Throttled per username and client IP before argon2 runs (429 with Retry-After)."""
         username = credentials.read_username(body)
@@ -107,18 +124,29 @@ class LoginFunction:
         )
         session_id = secrets.token_hex(16)
         refresh_token, token_hash = credentials.new_refresh_token(session_id)
-        await self._ports.devices.create_family(
-            RefreshFamily(
-                session_id=session_id,
-                user_id=user.user_id,
-                device_id=device_id,
-                platform=platform,
-                token_hash=token_hash,
-                generation=1,
-                expires_ms=now + self._config.refresh_ttl_s * 1000,
-                revoked=False,
-            )
+        family = RefreshFamily(
+            session_id=session_id,
+            user_id=user.user_id,
+            device_id=device_id,
+            platform=platform,
+            token_hash=token_hash,
+            generation=1,
+            expires_ms=now + self._config.refresh_ttl_s * 1000,
+            revoked=False,
         )
+        seat = self._config.seats.seat_of(platform)
+        if seat is None:
+            await self._ports.devices.create_family(family)
+        else:
+            displaced = await self._ports.devices.create_seated_family(family, seat, now)
+            if displaced is not None:
+                await self._revoke_sessions(
+                    user.user_id,
+                    displaced.device_id,
+                    list(displaced.sessions),
+                    DISPLACED_REASON,
+                    CLOSE_KICKED,
+                )
         return 200, await self._session_body(
             event, user.user_id, device_id, session_id, platform, refresh_token
         )
@@ -153,8 +181,24 @@ class LoginFunction:
         await self._revoke_sessions(user_id, device_id, sessions, "logout")
         return 204, None
 
+    async def push_token(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
+        """``device.push_token``: this device's token, replacing its previous one."""
+        provider, token = read_push_token(frame)
+        stored = await self._ports.devices.set_push_token(
+            PushToken(ctx.user_id, ctx.device_id, provider, token, _now_ms()), ctx.session_id
+        )
+        if not stored:
+            # The session was revoked after the socket authenticated; its close is on the way.
+            raise Unauthorized("session ended")
+        return {"type": "device.push_token.ok"}
+
     async def _revoke_sessions(
-        self, user_id: str, device_id: str, sessions: list[str], reason: str
+        self,
+        user_id: str,
+        device_id: str,
+        sessions: list[str],
+        reason: str,
+        close_code: int = CLOSE_UNAUTHORIZED,
     ) -> None:
         # Access tokens live at most their TTL: the revocation mark needs to outlive them.
         ttl = self._config.access_ttl_s + LEEWAY_S + 60
@@ -169,7 +213,7 @@ class LoginFunction:
                         "user": user_id,
                         "device": device_id,
                         "session": session_id,
-                        "close_code": 4401,
+                        "close_code": close_code,
                         "reason": reason,
                     },
                 ),

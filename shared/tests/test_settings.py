@@ -223,3 +223,43 @@ def test_connection_caps_and_trusted_proxies_are_parsed():
 def test_impossible_caps_and_proxies_are_rejected(env):
     with pytest.raises(SettingsError):
         Settings.from_env(env)
+
+
+def test_device_seats_default_to_one_mobile_one_desktop_any_web():
+    settings = Settings.from_env({})
+
+    assert settings.device_seats == {"mobile": 1, "desktop": 1, "web": 0}
+    assert settings.platform_seats == {
+        "ios": "mobile",
+        "android": "mobile",
+        "desktop": "desktop",
+        "web": "web",
+    }
+
+
+def test_device_seats_and_platform_classes_are_parsed():
+    settings = Settings.from_env(
+        {
+            "IMFAAS_DEVICE_SEATS": " mobile=2 , desktop=0,,tablet=1",
+            "IMFAAS_PLATFORM_SEATS": "ios=mobile,android=tablet",
+        }
+    )
+
+    assert settings.device_seats == {"mobile": 2, "desktop": 0, "tablet": 1}
+    assert settings.platform_seats == {"ios": "mobile", "android": "tablet"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"IMFAAS_DEVICE_SEATS": "mobile"},
+        {"IMFAAS_DEVICE_SEATS": "mobile=one"},
+        {"IMFAAS_DEVICE_SEATS": "mobile=-1"},
+        {"IMFAAS_DEVICE_SEATS": "=1"},
+        {"IMFAAS_PLATFORM_SEATS": "ios"},
+        {"IMFAAS_PLATFORM_SEATS": "ios="},
+    ],
+)
+def test_bad_device_seats_raise(env):
+    with pytest.raises(SettingsError, match=r"(?i)seat"):
+        Settings.from_env(env)

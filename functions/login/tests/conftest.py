@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from imfaas.events import catalog
+from imfaas.events.client_frames import SocketIdentity, client_frame_event
 from imfaas.events.codec import new_event
 from imfaas.functions.login.handler import LoginFunction, create_function
+from imfaas.shared.access_tokens import TokenVerifier
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.settings import Settings
 from imfaas.shared.testing import RecordingEventBus, port_sets
@@ -52,6 +54,27 @@ class LoginEnv:
         )
         assert status == 200, body
         return body
+
+    def socket_of(self, body: dict[str, Any], conn_id: str = "c1") -> SocketIdentity:
+        """The identity the gateway gives a socket that authenticated with ``body``'s token."""
+        claims = TokenVerifier.from_dir(self.settings.data_dir / "keys", "imfaas").verify(
+            body["access_token"]
+        )
+        return SocketIdentity(
+            claims.user_id,
+            claims.device_id,
+            claims.session_id,
+            claims.platform,
+            "gw-test",
+            conn_id,
+        )
+
+    async def frame(self, who: SocketIdentity, frame: dict[str, Any]) -> dict[str, Any]:
+        """Forward one client frame; return the reply frame."""
+        reply = await self.fn.handle(client_frame_event(frame, who))
+        assert reply is not None
+        assert reply["type"] == catalog.REPLY
+        return reply.get_data()
 
 
 MakeLogin = Callable[..., Awaitable[LoginEnv]]
