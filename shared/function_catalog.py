@@ -33,7 +33,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("login", frames=("device.push_token",)),
     FunctionSpec("send", frames=("msg.send",)),
     FunctionSpec("store", consumes=(catalog.MESSAGE_SUBMITTED,)),
-    FunctionSpec("history", frames=("sync", "msg.history", "conv.list")),
+    FunctionSpec(
+        "history",
+        frames=("sync", "msg.history", "conv.list", "msg.read", "msg.recall", "msg.edit"),
+    ),
     FunctionSpec(
         "relation",
         frames=(

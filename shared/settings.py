@@ -219,6 +219,9 @@ class Settings:
     history_default_limit: int = 50
     history_max_limit: int = 200
     conv_list_max: int = 1000
+    # How long the sender may recall a message (msg.recall); a group's owner or admin has
+    # no limit.
+    recall_window_s: float = 120.0
     # Relationships: who may open a direct conversation (DIRECT_MESSAGE_POLICIES), and
     # the largest note a friend request may carry.
     direct_message_policy: str = "anyone"
@@ -271,6 +274,8 @@ class Settings:
             raise SettingsError("bus_partitions must be positive")
         if self.idle_timeout_s <= 0 or self.auth_timeout_s <= 0:
             raise SettingsError("timeouts must be positive")
+        if self.recall_window_s < 0:
+            raise SettingsError("recall_window_s must not be negative")
         if ":" in self.node_id:
             raise SettingsError("node_id must not contain ':'")
         for frame_type, (per_s, burst) in self.frame_rates.items():

@@ -1,1 +1,1 @@
-"""The history function: ``sync``, ``msg.history`` and ``conv.list``."""
+"""The history function: reads of messages and conversations, read marks, recall and edit."""

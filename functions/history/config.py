@@ -9,13 +9,15 @@ from imfaas.shared.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class HistoryConfig:
-    """Page sizes."""
+    """Page sizes, the recall window and the content limit of edits."""
 
     sync_default_limit: int
     sync_max_limit: int
     history_default_limit: int
     history_max_limit: int
     conv_list_max: int
+    recall_window_ms: int
+    max_text_bytes: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HistoryConfig:
@@ -26,4 +28,6 @@ class HistoryConfig:
             history_default_limit=settings.history_default_limit,
             history_max_limit=settings.history_max_limit,
             conv_list_max=settings.conv_list_max,
+            recall_window_ms=int(settings.recall_window_s * 1000),
+            max_text_bytes=settings.max_text_bytes,
         )

@@ -1,26 +1,41 @@
-"""The history function: reads of the message log, membership checked on every read."""
+"""The history function: the message log and conversation list as members see them.
+
+Reads (``sync``, ``msg.history``, ``conv.list``) and the member actions that change what
+those reads return: read marks (``msg.read``), ``msg.recall`` and ``msg.edit``. Membership
+is checked on every request; the other members hear of a change through ``users.notified``.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from imfaas.events import catalog
+from imfaas.events.codec import new_event
+from imfaas.functions.history.amendments import check_edit, check_recall
 from imfaas.functions.history.config import HistoryConfig
-from imfaas.functions.history.read_requests import read_before_seq, read_cursors, read_limit
+from imfaas.functions.history.read_requests import (
+    read_before_seq,
+    read_cursors,
+    read_limit,
+    read_position,
+)
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import parse_conversation
-from imfaas.shared.conversation_members import require_member
-from imfaas.shared.errors import BadRequest
+from imfaas.shared.conversation_members import moderates, require_member
+from imfaas.shared.errors import BadRequest, Forbidden, NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
+from imfaas.shared.message import Message, validate_content
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/history"
-NEEDS = ("messages", "conversations")
+NEEDS = ("messages", "conversations", "bus")
 
 
 class HistoryFunction(FunctionBase):
-    """Serves ``sync``, ``msg.history`` and ``conv.list``."""
+    """Serves the frames the function catalog routes to ``history``."""
 
     name = "history"
 
@@ -31,6 +46,9 @@ class HistoryFunction(FunctionBase):
         self._router.add("sync", self.sync)
         self._router.add("msg.history", self.history)
         self._router.add("conv.list", self.conversations)
+        self._router.add("msg.read", self.read)
+        self._router.add("msg.recall", self.recall)
+        self._router.add("msg.edit", self.edit)
 
     async def handle(self, event: CloudEvent) -> CloudEvent | None:
         """Serve one forwarded frame."""
@@ -113,6 +131,78 @@ class HistoryFunction(FunctionBase):
                 }
             )
         return {"type": "conv.list.result", "conversations": listed}
+
+    async def read(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
+        """Raise the caller's read mark; a seq beyond the last message is ``bad_request``."""
+        conversation, seq = read_position(frame)
+        members = require_member(conversation, ctx.user_id)
+        entries = await self._ports.conversations.get_entries(ctx.user_id, [conversation])
+        entry = entries.get(conversation)
+        # Every seq a client has seen is counted in last_seq before anyone is told of it, so
+        # a larger one is a client's mistake, not a race: refuse it rather than clamp.
+        if entry is None or seq > entry.last_seq:
+            raise BadRequest("seq is beyond the conversation's last message")
+        mark = await self._ports.conversations.set_read(ctx.user_id, conversation, seq)
+        if mark is None:
+            raise NotFound("no such conversation")
+        # Sent again on a repeated read (the mark unchanged), so a lost event is resent too.
+        receipt = {"type": "receipt", "conversation": conversation, "user": ctx.user_id}
+        await self._notify(ctx, conversation, members, {**receipt, "seq": mark})
+        return {"type": "msg.read.ok"}
+
+    async def recall(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
+        """Recall a message: the sender within the window (a moderator at any time)."""
+        conversation, seq = read_position(frame)
+        members = require_member(conversation, ctx.user_id)
+        message = await self._message(conversation, seq)
+        check_recall(
+            message,
+            ctx.user_id,
+            int(time.time() * 1000),
+            self._config.recall_window_ms,
+            moderator=moderates(conversation, ctx.user_id),
+        )
+        if await self._ports.messages.recall(conversation, seq) is None:
+            raise NotFound("no message with that seq")
+        frame_out = {"type": "msg.recalled", "conversation": conversation, "seq": seq}
+        await self._notify(ctx, conversation, members, frame_out)
+        return {"type": "msg.recall.ok"}
+
+    async def edit(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
+        """Replace the content of the caller's own message (same kind, same limits as a send)."""
+        conversation, seq = read_position(frame)
+        content = validate_content(frame.get("content"), self._config.max_text_bytes)
+        members = require_member(conversation, ctx.user_id)
+        check_edit(await self._message(conversation, seq), ctx.user_id, content)
+        edited = await self._ports.messages.edit(conversation, seq, content)
+        if edited is None:
+            raise NotFound("no message with that seq")
+        if edited.recalled:  # recalled between the check and the edit
+            raise Forbidden("a recalled message cannot be edited")
+        frame_out = {"type": "msg.edited", "conversation": conversation, "seq": seq}
+        await self._notify(ctx, conversation, members, {**frame_out, "content": edited.content})
+        return {"type": "msg.edit.ok"}
+
+    async def _message(self, conversation: str, seq: int) -> Message:
+        message = await self._ports.messages.get(conversation, seq)
+        if message is None:
+            raise NotFound("no message with that seq")
+        return message
+
+    async def _notify(
+        self, ctx: FrameContext, conversation: str, members: list[str], frame: dict[str, Any]
+    ) -> None:
+        """Every member's online devices get ``frame``, but the requesting socket (it has
+        its reply); keyed by conversation so a conversation's events keep their order."""
+        data = {
+            "users": list(dict.fromkeys(members)),
+            "frame": frame,
+            "skip": {"node": ctx.node_id, "conn": ctx.conn_id},
+        }
+        await self._ports.bus.publish(
+            new_event(catalog.USERS_NOTIFIED, SOURCE, data, subject=conversation),
+            key=conversation,
+        )
 
 
 def create_function(settings: Settings, ports: Ports) -> HistoryFunction:

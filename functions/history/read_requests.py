@@ -1,4 +1,4 @@
-"""Parsing ``sync`` and ``msg.history`` requests (pure)."""
+"""Parsing the requests of the history function (pure)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,14 @@ def read_before_seq(frame: dict[str, Any]) -> int | None:
     if not isinstance(before, int) or isinstance(before, bool) or not 1 <= before <= MAX_SEQ:
         raise BadRequest(f"before_seq must be an integer in 1..{MAX_SEQ}")
     return before
+
+
+def read_position(frame: dict[str, Any]) -> tuple[str, int]:
+    """``conversation`` and ``seq`` of ``msg.read``, ``msg.recall`` and ``msg.edit``."""
+    if "conversation" not in frame:
+        raise BadRequest("conversation is required")
+    conversation = parse_conversation(frame["conversation"]).text
+    seq = frame.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+        raise BadRequest(f"seq must be an integer in 1..{MAX_SEQ}")
+    return conversation, seq

@@ -11,6 +11,7 @@ import pytest
 
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
+from imfaas.functions.history import handler as history_handler
 from imfaas.functions.history.handler import HistoryFunction
 from imfaas.functions.history.handler import create_function as create_history
 from imfaas.functions.store import handler as store_handler
@@ -35,6 +36,16 @@ class SteppingClock:
         return float(next(self._seconds))
 
 
+class ManualClock:
+    """Stands in for the history function's ``time`` module: it reads ``now`` (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+
 @dataclass
 class HistoryEnv:
     """A history function, and a store function writing into the same ports."""
@@ -44,6 +55,7 @@ class HistoryEnv:
     bus: RecordingEventBus
     fn: HistoryFunction
     store: StoreFunction
+    clock: ManualClock
     _cmids: itertools.count = field(default_factory=itertools.count)
 
     async def post(
@@ -68,9 +80,12 @@ class HistoryEnv:
         await self.store.handle(new_event(catalog.MESSAGE_SUBMITTED, "/test", data))
         return self.bus.of_type(catalog.MESSAGE_STORED)[-1].get_data()["message"]
 
-    async def ask(self, user: str, frame: dict[str, Any], request_id: str = "q1"):
-        """One frame from ``user`` to the history function; return the reply frame."""
-        reply = await reply_frame(self.fn.handle, {"id": request_id, **frame}, identity(user))
+    async def ask(
+        self, user: str, frame: dict[str, Any], request_id: str = "q1", conn: str = "c1"
+    ):
+        """One frame from ``user``'s socket ``conn`` to the history function; the reply."""
+        who = identity(user, conn_id=conn)
+        reply = await reply_frame(self.fn.handle, {"id": request_id, **frame}, who)
         assert reply is not None
         return reply
 
@@ -82,6 +97,8 @@ MakeHistory = Callable[..., Awaitable[HistoryEnv]]
 async def make_history(tmp_path, monkeypatch) -> AsyncIterator[MakeHistory]:
     """Factory: ``await make_history(**settings_overrides)`` → a started ``HistoryEnv``."""
     monkeypatch.setattr(store_handler, "time", SteppingClock())
+    clock = ManualClock()
+    monkeypatch.setattr(history_handler, "time", clock)
     async with port_sets(tmp_path) as new_ports:
 
         async def make(**overrides: Any) -> HistoryEnv:
@@ -90,7 +107,7 @@ async def make_history(tmp_path, monkeypatch) -> AsyncIterator[MakeHistory]:
             store = store_handler.create_function(env.settings, env.ports)
             await fn.start()
             await store.start()
-            return HistoryEnv(env.settings, env.ports, env.bus, fn, store)
+            return HistoryEnv(env.settings, env.ports, env.bus, fn, store, clock)
 
         yield make
 
