@@ -12,6 +12,7 @@ from typing import Protocol
 import aiohttp
 from cloudevents.http import CloudEvent
 
+from imfaas.events import trace_context
 from imfaas.events.codec import BadEvent, decode_http, encode_http
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_runtime import Function
@@ -39,7 +40,9 @@ class InProcessInvoker:
         target = self._functions.get(function)
         if target is None:
             raise BackendUnavailable(f"function {function!r} is not running here")
-        return await target.handle(event)
+        # What the function publishes continues the event's trace, as over HTTP.
+        with trace_context.handling(event):
+            return await target.handle(event)
 
 
 class HttpInvoker:
@@ -65,13 +68,15 @@ class HttpInvoker:
         if url is None or self._session is None:
             raise BackendUnavailable(f"no URL for function {function!r}")
         headers, body = encode_http(event)
-        try:
-            async with self._session.post(url, data=body, headers=headers) as response:
-                payload = await response.read()
-                if response.status == 202:
-                    return None
-                if response.status != 200:
-                    raise BackendUnavailable(f"{function} answered {response.status}")
-                return decode_http(dict(response.headers), payload)
-        except (TimeoutError, aiohttp.ClientError, BadEvent) as exc:
-            raise BackendUnavailable(f"{function}: {exc!r}") from exc
+        # The hop's own log lines (a timeout, a refusal) name the event's trace.
+        with trace_context.handling(event):
+            try:
+                async with self._session.post(url, data=body, headers=headers) as response:
+                    payload = await response.read()
+                    if response.status == 202:
+                        return None
+                    if response.status != 200:
+                        raise BackendUnavailable(f"{function} answered {response.status}")
+                    return decode_http(dict(response.headers), payload)
+            except (TimeoutError, aiohttp.ClientError, BadEvent) as exc:
+                raise BackendUnavailable(f"{function}: {exc!r}") from exc

@@ -17,8 +17,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from cloudevents.http import CloudEvent
 
-from imfaas.events import catalog
-from imfaas.events.client_frames import SocketIdentity, client_frame_event, new_traceparent
+from imfaas.events import catalog, trace_context
+from imfaas.events.client_frames import SocketIdentity, client_frame_event
 from imfaas.events.codec import BadEvent, decode_http, new_event
 from imfaas.gateway.client_address import client_ip
 from imfaas.gateway.config import GatewayConfig
@@ -413,7 +413,8 @@ class Gateway:
             return web.json_response(
                 {"error": {"code": "bad_request", "message": "items must be a list"}}, status=400
             )
-        sent = await self.deliver_batch(items)
+        with trace_context.handling(event):
+            sent = await self.deliver_batch(items)
         return web.json_response({"sent": sent}, status=202)
 
     # -- HTTP API ----------------------------------------------------------------------
@@ -492,7 +493,7 @@ class Gateway:
                 **extensions,
                 catalog.EXT_WS_URL: self.public_ws_url or _ws_url_for(request),
                 catalog.EXT_CLIENT_IP: self._client_ip(request),
-                catalog.EXT_TRACEPARENT: new_traceparent(),
+                catalog.EXT_TRACEPARENT: trace_context.new_traceparent(),
             },
         )
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +9,7 @@ from cloudevents.http import CloudEvent
 
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
+from imfaas.events.trace_context import new_traceparent
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +22,6 @@ class SocketIdentity:
     platform: str
     node_id: str
     conn_id: str
-
-
-# Trace ids need to be unique, not unguessable: a seeded PRNG instead of urandom per request.
-_trace_ids = random.Random(secrets.randbits(128))
-
-
-def new_traceparent() -> str:
-    """A fresh W3C ``traceparent`` (one trace per client request)."""
-    return f"00-{_trace_ids.getrandbits(128):032x}-{_trace_ids.getrandbits(64):016x}-01"
 
 
 def client_frame_event(frame: dict[str, Any], who: SocketIdentity) -> CloudEvent:

@@ -13,7 +13,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_http
 
-from imfaas.events import catalog
+from imfaas.events import catalog, trace_context
 
 SOURCE_GATEWAY = "/imfaas/gateway"
 
@@ -40,7 +40,8 @@ def new_event(
     extensions: Mapping[str, str] | None = None,
     subject: str | None = None,
 ) -> CloudEvent:
-    """A new event with a fresh id, the current time and JSON data."""
+    """A new event with a fresh id, the current time and JSON data; inside a trace
+    (``trace_context.handling``) it carries a child of it unless ``extensions`` name one."""
     attributes: dict[str, Any] = {
         "type": event_type,
         "source": source,
@@ -52,6 +53,10 @@ def new_event(
         attributes["subject"] = subject
     if extensions:
         attributes.update(extensions)
+    if catalog.EXT_TRACEPARENT not in attributes:
+        traceparent = trace_context.next_traceparent()
+        if traceparent is not None:
+            attributes[catalog.EXT_TRACEPARENT] = traceparent
     return CloudEvent(attributes, data)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from cloudevents.http import CloudEvent
 
+from imfaas.events import trace_context
 from imfaas.gateway.access_log import PathOnlyAccessLogger
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import InProcessInvoker
@@ -111,7 +112,8 @@ class EmbeddedRuntime:
         function = self.functions[function_name]
 
         async def deliver(event: CloudEvent) -> None:
-            await function.handle(event)
+            with trace_context.handling(event):
+                await function.handle(event)
 
         self._bus().subscribe(event_type, function_name, deliver)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imfaas.events import trace_context
 from imfaas.events.codec import BadEvent, decode_http, encode_http
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_runtime import Function
@@ -62,15 +63,19 @@ def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -
             event = decode_http(request.headers, body)
         except BadEvent as exc:
             return _json(400, {"error": {"code": "bad_request", "message": str(exc)}})
-        try:
-            reply = await fn.handle(event)
-        except BackendUnavailable as exc:
-            # Expected while a backend restarts: the caller (gateway, dispatcher) retries.
-            log.warning("%s: backend unavailable on %s: %s", fn.name, event["id"], exc)
-            return _json(503, {"error": {"code": "unavailable", "message": "backend unavailable"}})
-        except Exception:
-            log.exception("%s failed on %s", fn.name, event["id"])
-            return _json(500, {"error": {"code": "internal", "message": "internal error"}})
+        # Events published while handling continue this event's trace.
+        with trace_context.handling(event):
+            try:
+                reply = await fn.handle(event)
+            except BackendUnavailable as exc:
+                # Expected while a backend restarts: the caller (gateway, dispatcher) retries.
+                log.warning("%s: backend unavailable on %s: %s", fn.name, event["id"], exc)
+                return _json(
+                    503, {"error": {"code": "unavailable", "message": "backend unavailable"}}
+                )
+            except Exception:
+                log.exception("%s failed on %s", fn.name, event["id"])
+                return _json(500, {"error": {"code": "internal", "message": "internal error"}})
         if reply is None:
             return Response(b"", status_code=202)
         headers, payload = encode_http(reply)
