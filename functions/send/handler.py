@@ -15,10 +15,11 @@ from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.direct_message_policy import require_direct_allowed
 from imfaas.shared.errors import NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
+from imfaas.shared.media_references import require_own_upload
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/send"
-NEEDS = ("users", "relations", "bus")
+NEEDS = ("users", "relations", "media", "bus")
 
 
 class SendFunction(FunctionBase):
@@ -48,6 +49,7 @@ class SendFunction(FunctionBase):
             await require_direct_allowed(
                 self._ports.relations, ctx.user_id, others[0], self._config.direct_message_policy
             )
+        await require_own_upload(self._ports.media, submission.content, ctx.user_id)
         data = {
             "conversation": submission.conversation,
             "sender": ctx.user_id,

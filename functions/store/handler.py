@@ -14,11 +14,12 @@ from imfaas.shared.conversation_id import parse_conversation
 from imfaas.shared.conversation_members import members_of
 from imfaas.shared.errors import BadRequest
 from imfaas.shared.function_runtime import FunctionBase
+from imfaas.shared.media_references import referenced_object
 from imfaas.shared.message import MessageDraft
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/store"
-NEEDS = ("messages", "conversations", "bus")
+NEEDS = ("messages", "conversations", "media", "bus")
 
 
 def read_draft(event: CloudEvent, now_ms: int) -> tuple[MessageDraft, dict[str, str]]:
@@ -73,6 +74,10 @@ class StoreFunction(FunctionBase):
         await self._ports.conversations.record_message(
             message.conversation, members, message.seq, message.ts
         )
+        # Before anyone hears of the message: its members may then download what it names.
+        object_key = referenced_object(message.content)
+        if object_key is not None:
+            await self._ports.media.add_reference(object_key, message.conversation)
         await self._ports.bus.publish(
             new_event(
                 catalog.MESSAGE_STORED,

@@ -10,6 +10,7 @@ import pytest
 from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.ports.media_registry import MediaUpload
 from imfaas.shared.testing import frame_event, identity, reply_frame
 
 ALICE = identity("ua", "da1", "conn-a1", node_id="gw-1")
@@ -97,16 +98,38 @@ async def test_cipher_content_is_passed_through_opaquely(env):
     assert env.bus.published[0][0].get_data()["content"] == content
 
 
-async def test_file_content_is_accepted(env):
-    content = {
-        "kind": "file",
-        "object_key": "o/1",
-        "name": "a.png",
-        "size": 10,
-        "mime": "image/png",
-    }
-    assert await send(env, to="ub", content=content) is None
-    assert env.bus.published[0][0].get_data()["content"] == content
+FILE = {"kind": "file", "object_key": "k-1", "name": "a.png", "size": 10, "mime": "image/png"}
+
+
+async def uploaded(env, uploader: str = "ua", key: str = "k-1", size: int = 10, mime="image/png"):
+    await env.ports.media.record_upload(MediaUpload(key, uploader, "a.png", size, mime, 0))
+
+
+async def test_file_content_naming_the_senders_upload_is_accepted(env):
+    await uploaded(env)
+    assert await send(env, to="ub", content=dict(FILE)) is None
+    assert env.bus.published[0][0].get_data()["content"] == FILE
+    # The type is compared without case, as uploads record it.
+    assert (
+        await send(env, to="ub", client_msg_id="cm-2", content=FILE | {"mime": "Image/PNG"}) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("upload", "content", "code"),
+    [
+        (None, FILE, "not_found"),
+        ({"uploader": "ub"}, FILE, "not_found"),  # someone else's: as if it did not exist
+        ({}, FILE | {"object_key": "k-2"}, "not_found"),
+        ({"size": 11}, FILE, "forbidden"),
+        ({"mime": "image/jpeg"}, FILE, "forbidden"),
+    ],
+)
+async def test_file_content_not_matching_an_own_upload_is_refused(env, upload, content, code):
+    if upload is not None:
+        await uploaded(env, **upload)
+    assert_error(await send(env, to="ub", content=content), code)
+    assert env.bus.published == []
 
 
 # -- recipients and conversations -------------------------------------------------------

@@ -284,3 +284,33 @@ async def test_client_msg_id_reused_in_another_conversation_gives_no_outsider_ac
         assert all(member in conversation.split(":")[1:] for member in data["members"])
     outsider = [e.conversation for e in await env.ports.conversations.list_for_user("uc", 10)]
     assert "d:ua:ub" not in outsider
+
+
+FILE = {"kind": "file", "object_key": "k-1", "name": "a.png", "size": 3, "mime": "image/png"}
+
+
+def file_submitted(conversation: str = CONV, client_msg_id: str = "cm-f"):
+    data = submitted_data(conversation=conversation, client_msg_id=client_msg_id)
+    data["content"] = dict(FILE)
+    return new_event(catalog.MESSAGE_SUBMITTED, "/test", data, subject=conversation)
+
+
+async def test_a_stored_file_message_records_its_conversation_before_announcing_it(env):
+    env.bus.fail_with = BackendUnavailable("broker down")
+    event = file_submitted()
+    with pytest.raises(BackendUnavailable):
+        await env.fn.handle(event)
+    # Recorded although nobody heard of it yet; the redelivery announces it once.
+    assert await env.ports.media.conversations_referencing("k-1") == [CONV]
+    env.bus.fail_with = None
+    await env.fn.handle(event)
+    await env.fn.handle(file_submitted(conversation="d:ua:uc", client_msg_id="cm-g"))
+
+    assert await env.ports.media.conversations_referencing("k-1") == [CONV, "d:ua:uc"]
+    assert [d["message"]["content"] for d in stored(env)] == [FILE, FILE]
+
+
+async def test_text_messages_reference_no_object(env):
+    await env.fn.handle(submitted())
+    await env.fn.handle(submitted(client_msg_id="cm-2", text="k-1"))
+    assert await env.ports.media.conversations_referencing("k-1") == []
