@@ -25,6 +25,7 @@ from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.connection_caps import ConnectionCaps
 from imfaas.gateway.frame_rate_limits import FrameRateLimits
 from imfaas.gateway.function_invoker import FunctionInvoker
+from imfaas.gateway.gateway_metrics import CONTENT_TYPE, GatewayMetrics
 from imfaas.gateway.session_protocol import (
     CLOSE_RESTART,
     CLOSE_TRY_LATER,
@@ -69,6 +70,8 @@ class ClientConnection:
         default_factory=lambda: asyncio.Queue(MAX_QUEUED_REQUESTS)
     )
     worker: asyncio.Task[None] | None = None
+    # The code the server closed with (None: the client closed, or has not yet).
+    close_code: int | None = None
 
 
 class Gateway:
@@ -94,9 +97,12 @@ class Gateway:
         self.frame_limits = FrameRateLimits(config.frame_rates)
         self._background: list[asyncio.Task[None]] = []
         self.public_ws_url = config.public_ws_url
-        # Counters shown on /healthz (Prometheus metrics come with the observability work).
+        # Counters shown on /healthz; Prometheus reads ``metrics`` on /metrics.
         self.delivery_batches = 0
         self.frames_delivered = 0
+        self.metrics = GatewayMetrics(
+            (*config.frame_routes, "auth", "ping"), lambda: len(self._connections)
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -104,6 +110,7 @@ class Gateway:
         """The aiohttp application with every route of this node."""
         app = web.Application(client_max_size=self.config.max_http_body_bytes)
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/v1/ws", self._websocket)
         app.router.add_post("/v1/register", self._register)
         app.router.add_post("/v1/login", self._login)
@@ -189,6 +196,7 @@ class Gateway:
         await ws.prepare(request)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.close(code=CLOSE_TRY_LATER, message=b"try again later")
+        self.metrics.closed(CLOSE_TRY_LATER)
         return ws
 
     async def _serve_socket(self, request: web.Request) -> web.StreamResponse:
@@ -202,7 +210,11 @@ class Gateway:
             conn_id=secrets.token_hex(8),
             ws=ws,
             protocol=SessionProtocol(
-                self.config.limits, self._is_routable, loop.time(), self.frame_limits
+                self.config.limits,
+                self._is_routable,
+                loop.time(),
+                self.frame_limits,
+                self.metrics.frame_in,
             ),
         )
         self._connections[conn.conn_id] = conn
@@ -312,10 +324,14 @@ class Gateway:
             conn_id=conn.conn_id,
         )
         event = client_frame_event(frame, who)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             reply = await self._invoker.invoke(function, event)
         except Exception as exc:
             return client_error(exc).to_frame(frame["id"])
+        finally:
+            self.metrics.forwarded(function, loop.time() - started)
         if reply is None:
             return None
         data = reply.get_data()
@@ -327,18 +343,23 @@ class Gateway:
     async def _send(self, conn: ClientConnection, frame: dict[str, Any]) -> None:
         if conn.ws.closed:
             return
+        self.metrics.frame_out(frame)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await conn.ws.send_str(_dumps(frame))
 
     async def _close(self, conn: ClientConnection, code: int, reason: str) -> None:
         conn.protocol.closed()
+        if conn.close_code is None and not conn.ws.closed:
+            conn.close_code = code
         if not conn.ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await conn.ws.close(code=code, message=reason.encode("utf-8")[:120])
 
     async def _forget(self, conn: ClientConnection) -> None:
         conn.protocol.closed()
-        self._connections.pop(conn.conn_id, None)
+        if self._connections.pop(conn.conn_id, None) is not None:
+            # 1006: the socket went away without a close frame.
+            self.metrics.closed(conn.close_code or conn.ws.close_code or 1006)
         if conn.worker is not None:
             conn.worker.cancel()
         if conn.route is not None:
@@ -373,6 +394,7 @@ class Gateway:
     async def deliver_batch(self, items: list[dict[str, Any]]) -> int:
         """Send each item's frame to its socket (then close it if asked); return frames sent."""
         self.delivery_batches += 1
+        self.metrics.delivery_batch(len(items))
         sent = 0
         closing: list[tuple[ClientConnection, int]] = []
         for item in items:
@@ -431,6 +453,9 @@ class Gateway:
                 "tasks": len(asyncio.all_tasks()),
             }
         )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     async def _register(self, request: web.Request) -> web.Response:
         return await self._forward_http(request, catalog.HTTP_REGISTER, {})

@@ -102,9 +102,12 @@ class SessionProtocol:
         routable: Callable[[str], bool],
         now: float,
         frame_limits: FrameRateLimits | None = None,
+        on_frame: Callable[[str | None], None] | None = None,
     ) -> None:
-        """``frame_limits``: the node's per-user, per-type buckets, shared by every session."""
+        """``frame_limits``: the node's per-user, per-type buckets, shared by every session;
+        ``on_frame``: told each received frame's type (None when it cannot be read)."""
         self._limits = limits
+        self._on_frame = on_frame
         self._frame_limits = frame_limits
         self._routable = routable
         self.state = State.AWAIT_AUTH
@@ -135,6 +138,8 @@ class SessionProtocol:
             self._pending.append(data)
             return []
         frame, problem = _parse(data)
+        if self._on_frame is not None:
+            self._on_frame(None if problem is not None else frame["type"])  # type: ignore[index]
         if self.state is State.AWAIT_AUTH:
             return self._first_frame(frame, problem)
         if problem is not None:
@@ -164,6 +169,8 @@ class SessionProtocol:
         if self.state is State.CLOSED:
             return []
         self.last_activity = now
+        if self._on_frame is not None:
+            self._on_frame(None)
         if size > self._limits.max_frame_bytes:
             return self._close(CLOSE_TOO_BIG, "frame too large")
         if self.state is not State.OPEN:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from imfaas.events import trace_context
 from imfaas.events.codec import BadEvent, decode_http, encode_http
 from imfaas.shared.errors import BackendUnavailable
+from imfaas.shared.function_metrics import CONTENT_TYPE, FunctionMetrics
 from imfaas.shared.function_runtime import Function
 
 log = logging.getLogger("imfaas.function")
@@ -30,8 +32,14 @@ def _json(status: int, body: dict[str, object]) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json")
 
 
-def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -> RequestHandler:
-    """An async starlette handler that starts the function once, then serves CloudEvents."""
+def http_entry(
+    factory: Callable[[], Function],
+    max_body_bytes: int = 1 << 20,
+    metrics: FunctionMetrics | None = None,
+) -> RequestHandler:
+    """An async starlette handler that starts the function once, then serves CloudEvents
+    (``POST``), its health (``GET``) and its Prometheus metrics (``GET /metrics``)."""
+    metrics = metrics or FunctionMetrics()
     state: dict[str, Function] = {}
     lock = asyncio.Lock()
 
@@ -45,6 +53,8 @@ def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -
         return state["fn"]
 
     async def entry(request: Request) -> Response:
+        if request.method == "GET" and request.url.path == "/metrics":
+            return Response(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
         try:
             fn = await function()
         except BackendUnavailable as exc:
@@ -56,13 +66,23 @@ def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -
             return _json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
         if request.method != "POST":
             return _json(405, {"error": {"code": "bad_request", "message": "POST a CloudEvent"}})
+        started = time.perf_counter()
+        response, outcome = await handle(fn, request)
+        metrics.counted(fn.name, outcome)
+        metrics.handled(fn.name, time.perf_counter() - started)
+        return response
+
+    async def handle(fn: Function, request: Request) -> tuple[Response, str]:
         body = await request.body()
         if len(body) > max_body_bytes:
-            return _json(413, {"error": {"code": "too_large", "message": "event too large"}})
+            error = {"error": {"code": "too_large", "message": "event too large"}}
+            return _json(413, error), "too_large"
         try:
             event = decode_http(request.headers, body)
         except BadEvent as exc:
-            return _json(400, {"error": {"code": "bad_request", "message": str(exc)}})
+            return _json(
+                400, {"error": {"code": "bad_request", "message": str(exc)}}
+            ), "bad_request"
         # Events published while handling continue this event's trace.
         with trace_context.handling(event):
             try:
@@ -70,15 +90,15 @@ def http_entry(factory: Callable[[], Function], max_body_bytes: int = 1 << 20) -
             except BackendUnavailable as exc:
                 # Expected while a backend restarts: the caller (gateway, dispatcher) retries.
                 log.warning("%s: backend unavailable on %s: %s", fn.name, event["id"], exc)
-                return _json(
-                    503, {"error": {"code": "unavailable", "message": "backend unavailable"}}
-                )
+                error = {"error": {"code": "unavailable", "message": "backend unavailable"}}
+                return _json(503, error), "unavailable"
             except Exception:
                 log.exception("%s failed on %s", fn.name, event["id"])
-                return _json(500, {"error": {"code": "internal", "message": "internal error"}})
+                error = {"error": {"code": "internal", "message": "internal error"}}
+                return _json(500, error), "failed"
         if reply is None:
-            return Response(b"", status_code=202)
+            return Response(b"", status_code=202), "accepted"
         headers, payload = encode_http(reply)
-        return Response(payload, status_code=200, headers=headers)
+        return Response(payload, status_code=200, headers=headers), "replied"
 
     return entry

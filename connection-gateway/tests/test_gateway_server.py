@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cloudevents.http import CloudEvent
+from prometheus_client.parser import text_string_to_metric_families
 
 from imfaas.events import catalog
 from imfaas.events.codec import encode_http, new_event, reply_to
@@ -261,6 +262,97 @@ async def test_healthz_counts_delivery_batches(rig: Rig) -> None:
         1,
         0,
     )
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """One sample's value from the Prometheus text (0 when the series does not exist yet)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return 0.0
+
+
+async def wait_until_no_sockets(rig: Rig) -> None:
+    for _ in range(500):
+        if rig.gateway.connection_count == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("sockets still open")
+
+
+async def test_metrics_count_frames_errors_forwards_batches_and_closes(rig: Rig) -> None:
+    rig.invoker.behaviour["send"] = echo
+    ws = await rig.socket()
+    await ws.send_json({"type": "msg.send", "id": "m1"})
+    await ws.send_json({"type": "ping", "id": "p1"})
+    await ws.send_str("not json")
+    await ws.send_json({"type": "no.such.type", "id": "x1"})
+    await ws.send_json({"type": "sync", "id": "s1"})  # history is unscripted: internal
+    replies = [await ws.receive_json(timeout=5) for _ in range(5)]
+    assert sorted(r["type"] for r in replies) == ["echo", "error", "error", "error", "pong"]
+    route = (await rig.routes.lookup(["u1"]))["u1"][0]
+    headers, body = delivery_request(
+        [
+            {"conn": route.conn_id, "frame": {"type": "msg.new", "message": {"seq": 1}}},
+            {"conn": "gone", "frame": {"type": "msg.new"}},
+            {"conn": route.conn_id, "close": 4409, "frame": {"type": "kicked", "reason": "x"}},
+        ]
+    )
+    assert (await rig.client.post("/internal/v1/deliver", data=body, headers=headers)).status == 202
+    while (await ws.receive(timeout=5)).type is not aiohttp.WSMsgType.CLOSE:
+        pass
+    await wait_until_no_sockets(rig)
+    response = await rig.client.get("/metrics")
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = await response.text()
+    counted_in = {
+        kind: metric(text, "imfaas_gateway_frames_in_total", type=kind)
+        for kind in ("auth", "msg.send", "ping", "invalid", "other", "sync", "no.such.type")
+    }
+    assert counted_in == {
+        "auth": 1,
+        "msg.send": 1,
+        "ping": 1,
+        "invalid": 1,
+        "other": 1,
+        "sync": 1,
+        "no.such.type": 0,  # a client's made-up type never becomes a label
+    }
+    counted_out = {
+        kind: metric(text, "imfaas_gateway_frames_out_total", type=kind)
+        for kind in ("auth.ok", "echo", "pong", "error", "msg.new", "kicked")
+    }
+    assert counted_out == {
+        "auth.ok": 1,
+        "echo": 1,
+        "pong": 1,
+        "error": 3,
+        "msg.new": 1,
+        "kicked": 1,
+    }
+    assert metric(text, "imfaas_gateway_errors_total", code="bad_request") == 2
+    assert metric(text, "imfaas_gateway_errors_total", code="internal") == 1
+    assert metric(text, "imfaas_gateway_forward_seconds_count", function="send") == 1
+    assert metric(text, "imfaas_gateway_forward_seconds_count", function="history") == 1
+    assert metric(text, "imfaas_gateway_delivery_batch_items_count") == 1
+    assert metric(text, "imfaas_gateway_delivery_batch_items_sum") == 3
+    assert metric(text, "imfaas_gateway_closes_total", code="4409") == 1
+
+
+async def test_metrics_gauge_follows_open_sockets(rig: Rig) -> None:
+    async def connections() -> float:
+        text = await (await rig.client.get("/metrics")).text()
+        return metric(text, "imfaas_gateway_connections")
+
+    first, second = await rig.socket("u1", "d1"), await rig.socket("u2", "d2")
+    assert await connections() == 2
+    await first.close()
+    await second.close()
+    await wait_until_no_sockets(rig)
+    assert await connections() == 0
+    text = await (await rig.client.get("/metrics")).text()
+    assert metric(text, "imfaas_gateway_closes_total", code="1000") == 2
 
 
 async def test_healthz_task_count_rises_with_a_socket_and_falls_back_when_it_closes(

@@ -16,6 +16,7 @@ from typing import Any
 
 import functions_framework.aio
 from cloudevents.http import CloudEvent
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -75,27 +76,37 @@ class FakeFunction:
 
 def app_for(fn: FakeFunction, methods=("GET", "POST"), **options: Any) -> Starlette:
     entry = http_entry(lambda: fn, **options)
-    return Starlette(routes=[Route("/", entry, methods=list(methods))])
+    # As functions-framework routes them: every path reaches the target.
+    return Starlette(
+        routes=[
+            Route("/", entry, methods=list(methods)),
+            Route("/{path:path}", entry, methods=list(methods)),
+        ]
+    )
 
 
 def call(
-    app: Starlette, method: str, headers: dict[str, str] | None = None, body: bytes = b""
+    app: Starlette,
+    method: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    path: str = "/",
 ) -> tuple[int, dict[str, str], bytes]:
     """One request: status, lower-cased headers, body."""
     headers = headers or {}
     if TEST_CLIENT is not None:
         with TEST_CLIENT(app, raise_server_exceptions=False) as client:
-            response = client.request(method, "/", headers=headers, content=body)
+            response = client.request(method, path, headers=headers, content=body)
         return (
             response.status_code,
             {k.lower(): v for k, v in response.headers.items()},
             response.content,
         )
-    return asyncio.run(_asgi_call(app, method, headers, body))
+    return asyncio.run(_asgi_call(app, method, headers, body, path))
 
 
 async def _asgi_call(
-    app: Starlette, method: str, headers: dict[str, str], body: bytes
+    app: Starlette, method: str, headers: dict[str, str], body: bytes, path: str = "/"
 ) -> tuple[int, dict[str, str], bytes]:
     scope = {
         "type": "http",
@@ -103,8 +114,8 @@ async def _asgi_call(
         "http_version": "1.1",
         "method": method,
         "scheme": "http",
-        "path": "/",
-        "raw_path": b"/",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": [
@@ -321,3 +332,36 @@ def test_a_backend_down_at_start_is_503_unavailable_and_start_is_retried():
     assert status == 200
     assert fn.starts == 3
     assert len(fn.events) == 1
+
+
+def test_get_metrics_counts_events_by_outcome_with_their_handling_time():
+    fn = FakeFunction()
+    app = app_for(fn)
+    headers, body = binary_request()
+    call(app, "POST", headers, body)
+    call(app, "POST", headers, body)
+    fn.reply = "none"
+    call(app, "POST", headers, body)
+    fn.reply = "backend down"
+    call(app, "POST", headers, body)
+    call(app, "POST", {"content-type": "text/plain"}, b"not an event")
+
+    status, reply_headers, text = call(app, "GET")  # the health check is no event
+    assert status == 200
+    status, reply_headers, text = call(app, "GET", path="/metrics")
+    assert status == 200
+    assert reply_headers["content-type"].startswith("text/plain")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+
+    def events(outcome: str) -> float:
+        key = (("function", "fake"), ("outcome", outcome))
+        return samples.get(("imfaas_function_events_total", key), 0)
+
+    counts = {o: events(o) for o in ("replied", "accepted", "unavailable", "bad_request")}
+    assert counts == {"replied": 2, "accepted": 1, "unavailable": 1, "bad_request": 1}
+    assert samples["imfaas_function_handle_seconds_count", (("function", "fake"),)] == 5
+    assert len(fn.events) == 4
