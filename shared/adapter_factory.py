@@ -334,6 +334,7 @@ def open_object_store(settings: Settings) -> ObjectStore:
         settings.s3_access_key,
         settings.s3_secret_key,
         settings.backend_timeout_s,
+        public_endpoint=settings.s3_public_endpoint,
     )
 
 

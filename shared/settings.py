@@ -159,6 +159,8 @@ class Settings:
     cassandra_keyspace: str = "imfaas"
     cassandra_replication: int = 1
     s3_endpoint: str = "http://127.0.0.1:28333"
+    # Where clients reach the S3 server: presigned media URLs name it (s3_endpoint when empty).
+    s3_public_endpoint: str = ""
     s3_region: str = "us-east-1"
     s3_access_key: str = "imfaas"
     s3_secret_key: str = "imfaas-secret-key"

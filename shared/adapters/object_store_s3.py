@@ -12,12 +12,34 @@ from imfaas.shared.errors import BackendUnavailable
 
 
 class S3ObjectStore:
-    """One boto3 client; its blocking calls run in worker threads, presigning is local."""
+    """One boto3 client; its blocking calls run in worker threads, presigning is local.
+
+    Presigned URLs name ``public_endpoint`` when given: clients reach the server there (an
+    ingress), while functions call ``endpoint`` (a cluster address). SigV4 signs the host, so
+    URLs are signed for the public one by a second client that never opens a connection.
+    """
 
     def __init__(
-        self, endpoint: str, region: str, access_key: str, secret_key: str, timeout_s: float
+        self,
+        endpoint: str,
+        region: str,
+        access_key: str,
+        secret_key: str,
+        timeout_s: float,
+        public_endpoint: str = "",
     ) -> None:
-        self._client = boto3.client(
+        self._client = self._make_client(endpoint, region, access_key, secret_key, timeout_s)
+        self._presigner = (
+            self._make_client(public_endpoint, region, access_key, secret_key, timeout_s)
+            if public_endpoint and public_endpoint != endpoint
+            else self._client
+        )
+
+    @staticmethod
+    def _make_client(
+        endpoint: str, region: str, access_key: str, secret_key: str, timeout_s: float
+    ):
+        return boto3.client(
             "s3",
             endpoint_url=endpoint,
             region_name=region,
@@ -50,7 +72,7 @@ class S3ObjectStore:
 
     def presign_put(self, bucket: str, key: str, size: int, mime: str, ttl_s: int) -> str:
         """A presigned PUT bound to the length and content type."""
-        return self._client.generate_presigned_url(
+        return self._presigner.generate_presigned_url(
             "put_object",
             Params={"Bucket": bucket, "Key": key, "ContentLength": size, "ContentType": mime},
             ExpiresIn=ttl_s,
@@ -58,7 +80,7 @@ class S3ObjectStore:
 
     def presign_get(self, bucket: str, key: str, ttl_s: int) -> str:
         """A presigned GET."""
-        return self._client.generate_presigned_url(
+        return self._presigner.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl_s
         )
 
