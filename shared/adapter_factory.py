@@ -11,6 +11,7 @@ from imfaas.shared.ports.conversation_index import ConversationIndex
 from imfaas.shared.ports.delivery import Delivery
 from imfaas.shared.ports.device_registry import DeviceRegistry
 from imfaas.shared.ports.event_bus import EventBus, EventPublisher
+from imfaas.shared.ports.group_directory import GroupDirectory
 from imfaas.shared.ports.media_registry import MediaRegistry
 from imfaas.shared.ports.message_log import MessageLog
 from imfaas.shared.ports.node_registry import NodeRegistry
@@ -33,6 +34,7 @@ PORT_NAMES = (
     "relations",
     "media",
     "objects",
+    "groups",
 )
 
 
@@ -56,6 +58,7 @@ class Ports:
     relations_: RelationshipStore | None = None
     media_: MediaRegistry | None = None
     objects_: ObjectStore | None = None
+    groups_: GroupDirectory | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # One check per server client opened: True when that server answers now.
     pings: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)
@@ -114,6 +117,10 @@ class Ports:
     def relations(self) -> RelationshipStore:
         return self._get("relations")  # type: ignore[return-value]
 
+    @property
+    def groups(self) -> GroupDirectory:
+        return self._get("groups")  # type: ignore[return-value]
+
     async def ping(self) -> bool:
         """True when every server this process uses answers (a readiness check)."""
         results = await asyncio.gather(*(ping() for ping in self.pings), return_exceptions=True)
@@ -125,7 +132,7 @@ class Ports:
             await self.closers.pop()()
 
 
-_RELATIONAL = ("users", "devices", "relations", "media")
+_RELATIONAL = ("users", "devices", "relations", "media", "groups")
 _MESSAGE_STORE = ("messages", "conversations")
 
 
@@ -276,6 +283,7 @@ async def _open_all(settings: Settings, wanted: set[str], ports: Ports) -> None:
 async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
     if settings.relational_backend == "postgres":
         from imfaas.shared.adapters.device_registry_postgres import PostgresDeviceRegistry
+        from imfaas.shared.adapters.group_directory_postgres import PostgresGroupDirectory
         from imfaas.shared.adapters.media_registry_postgres import PostgresMediaRegistry
         from imfaas.shared.adapters.relationship_store_postgres import (
             PostgresRelationshipStore,
@@ -287,9 +295,11 @@ async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
             "devices": PostgresDeviceRegistry,
             "relations": PostgresRelationshipStore,
             "media": PostgresMediaRegistry,
+            "groups": PostgresGroupDirectory,
         }
         return pg_types[name](await clients.postgres())
     from imfaas.shared.adapters.device_registry_sqlite import SqliteDeviceRegistry
+    from imfaas.shared.adapters.group_directory_sqlite import SqliteGroupDirectory
     from imfaas.shared.adapters.media_registry_sqlite import SqliteMediaRegistry
     from imfaas.shared.adapters.relationship_store_sqlite import SqliteRelationshipStore
     from imfaas.shared.adapters.user_directory_sqlite import SqliteUserDirectory
@@ -299,6 +309,7 @@ async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
         "devices": SqliteDeviceRegistry,
         "relations": SqliteRelationshipStore,
         "media": SqliteMediaRegistry,
+        "groups": SqliteGroupDirectory,
     }
     return sqlite_types[name](await clients.sqlite())
 

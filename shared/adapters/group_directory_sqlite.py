@@ -1,0 +1,191 @@
+"""GroupDirectory on SQLite (embedded default)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from imfaas.shared.adapters.sqlite_database import SqliteDatabase
+from imfaas.shared.ports.group_directory import GroupRecord, MemberRecord
+
+MIGRATIONS = [
+    """
+    CREATE TABLE chat_groups (
+        group_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        muted_all_until INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE group_members (
+        group_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        muted_until INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_by_user ON group_members (user_id)
+    """,
+]
+
+_MEMBER = "SELECT user_id, role, muted_until FROM group_members WHERE group_id = ? AND user_id = ?"
+
+
+def _count(conn: sqlite3.Connection, group_id: str) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM group_members WHERE group_id = ?", (group_id,)
+    ).fetchone()[0]
+
+
+class SqliteGroupDirectory:
+    """Groups in ``chat_groups``, memberships in ``group_members``."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def migrate(self) -> None:
+        """Create or upgrade this adapter's tables."""
+        await self._db.migrate("groups", MIGRATIONS)
+
+    async def create_group(
+        self, group_id: str, name: str, owner: str, members: list[str], now_ms: int
+    ) -> None:
+        """Insert the group, its owner and its members."""
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO chat_groups (group_id, name, owner, created_ms) VALUES (?, ?, ?, ?)",
+                (group_id, name, owner, now_ms),
+            )
+            rows = [(group_id, owner, "owner")]
+            rows += [(group_id, user, "member") for user in sorted(set(members) - {owner})]
+            conn.executemany(
+                "INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, ?)", rows
+            )
+
+        await self._db.transaction(body)
+
+    async def group(self, group_id: str) -> GroupRecord | None:
+        """The group with its member count."""
+
+        def body(conn: sqlite3.Connection) -> GroupRecord | None:
+            row = conn.execute(
+                "SELECT name, owner, muted_all_until FROM chat_groups WHERE group_id = ?",
+                (group_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            return GroupRecord(group_id, row[0], row[1], _count(conn, group_id), row[2])
+
+        return await self._db.transaction(body)
+
+    async def member(self, group_id: str, user: str) -> MemberRecord | None:
+        """One membership."""
+        rows = await self._db.query(_MEMBER, (group_id, user))
+        return MemberRecord(*rows[0]) if rows else None
+
+    async def members(self, group_id: str, after: str, limit: int) -> list[MemberRecord]:
+        """A page of members by user id (SQLite compares TEXT by code point)."""
+        rows = await self._db.query(
+            "SELECT user_id, role, muted_until FROM group_members"
+            " WHERE group_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+            (group_id, after, limit),
+        )
+        return [MemberRecord(*row) for row in rows]
+
+    async def member_ids(self, group_id: str) -> list[str]:
+        """Every member's id."""
+        rows = await self._db.query(
+            "SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id", (group_id,)
+        )
+        return [row[0] for row in rows]
+
+    async def add_members(self, group_id: str, users: list[str], limit: int) -> list[str] | None:
+        """Add the new ones unless that passes ``limit`` (BEGIN IMMEDIATE serializes adds)."""
+
+        def body(conn: sqlite3.Connection) -> list[str] | None:
+            if (
+                conn.execute("SELECT 1 FROM chat_groups WHERE group_id = ?", (group_id,)).fetchone()
+                is None
+            ):
+                return None
+            new = [
+                user
+                for user in sorted(set(users))
+                if conn.execute(_MEMBER, (group_id, user)).fetchone() is None
+            ]
+            if _count(conn, group_id) + len(new) > limit:
+                return None
+            conn.executemany(
+                "INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, 'member')",
+                [(group_id, user) for user in new],
+            )
+            return new
+
+        return await self._db.transaction(body)
+
+    async def remove_member(self, group_id: str, user: str) -> bool:
+        """Drop a non-owner member."""
+        return await self._changed(
+            "DELETE FROM group_members WHERE group_id = ? AND user_id = ? AND role <> 'owner'",
+            (group_id, user),
+        )
+
+    async def set_role(self, group_id: str, user: str, role: str) -> bool:
+        """Set a non-owner member's role."""
+        return await self._changed(
+            "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?"
+            " AND role <> 'owner'",
+            (role, group_id, user),
+        )
+
+    async def set_member_mute(self, group_id: str, user: str, until_ms: int) -> bool:
+        """Mute one member."""
+        return await self._changed(
+            "UPDATE group_members SET muted_until = ? WHERE group_id = ? AND user_id = ?",
+            (until_ms, group_id, user),
+        )
+
+    async def set_group_mute(self, group_id: str, until_ms: int) -> bool:
+        """Mute the whole group."""
+        return await self._changed(
+            "UPDATE chat_groups SET muted_all_until = ? WHERE group_id = ?", (until_ms, group_id)
+        )
+
+    async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:
+        """Swap owner and the new owner's role in one transaction."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            current = conn.execute(
+                "SELECT owner FROM chat_groups WHERE group_id = ?", (group_id,)
+            ).fetchone()
+            target = conn.execute(_MEMBER, (group_id, new_owner)).fetchone()
+            if current is None or current[0] != owner or target is None or new_owner == owner:
+                return False
+            conn.execute(
+                "UPDATE chat_groups SET owner = ? WHERE group_id = ?", (new_owner, group_id)
+            )
+            conn.execute(
+                "UPDATE group_members SET role = 'admin' WHERE group_id = ? AND user_id = ?",
+                (group_id, owner),
+            )
+            conn.execute(
+                "UPDATE group_members SET role = 'owner' WHERE group_id = ? AND user_id = ?",
+                (group_id, new_owner),
+            )
+            return True
+
+        return await self._db.transaction(body)
+
+    async def dissolve(self, group_id: str) -> bool:
+        """Delete the group and every membership."""
+
+        def body(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+            return (
+                conn.execute("DELETE FROM chat_groups WHERE group_id = ?", (group_id,)).rowcount > 0
+            )
+
+        return await self._db.transaction(body)
+
+    async def _changed(self, sql: str, params: tuple[object, ...]) -> bool:
+        return await self._db.transaction(lambda conn: conn.execute(sql, params).rowcount > 0)
