@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from imfaas.shared.log_format import configure_logging, log_format
 from imfaas.shared.settings import Settings, SettingsError
 
 # The serving commands' --log-level defaults to IMFAAS_LOG_LEVEL when set.
@@ -90,12 +91,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_dev(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     try:
+        # A terminal by default: text (IMFAAS_LOG_FORMAT=json for a log collector).
+        configure_logging(args.log_level, log_format("text"))
         settings = Settings.from_env(data_dir=args.data_dir)
-    except SettingsError as exc:
+    except (SettingsError, ValueError) as exc:
         print(f"imfaas: {exc}", file=sys.stderr)
         return 2
     run = asyncio.run
@@ -112,10 +112,8 @@ def _run_gateway(args: argparse.Namespace) -> int:
     from imfaas.gateway.access_log import PathOnlyAccessLogger
     from imfaas.gateway.standalone import build_gateway_app
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     try:
+        configure_logging(args.log_level, log_format("json"))
         settings = Settings.from_env()
         web.run_app(
             build_gateway_app(settings, args.host, args.port),
@@ -132,12 +130,10 @@ def _run_gateway(args: argparse.Namespace) -> int:
 
 
 def _run_async(args: argparse.Namespace, serve) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
     try:
+        configure_logging(args.log_level, log_format("json"))
         settings = Settings.from_env()
-    except SettingsError as exc:
+    except (SettingsError, ValueError) as exc:
         print(f"imfaas: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(serve(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 
 from cloudevents.http import CloudEvent
@@ -61,6 +62,10 @@ def function_entry(name: str, factory: FunctionFactory, needs: Iterable[str]):
     import functions_framework.aio
 
     from imfaas.shared.function_http import http_entry
+    from imfaas.shared.log_format import configure_logging, log_format
+
+    # Under functions-framework nothing else sets logging up: JSON lines for the collector.
+    configure_logging(os.environ.get("IMFAAS_LOG_LEVEL", "INFO"), log_format("json"))
 
     entry = http_entry(lambda: StandaloneFunction(name, factory, needs))
     entry.__name__ = name
