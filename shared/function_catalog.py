@@ -49,6 +49,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
     ),
     FunctionSpec("media", frames=("media.upload_url", "media.download_url")),
+    # Ephemeral signals: typing goes straight to fanout, nothing is stored.
+    FunctionSpec("presence", frames=("typing",)),
     FunctionSpec(
         "fanout",
         consumes=(catalog.MESSAGE_STORED, catalog.SESSION_REVOKED, catalog.USERS_NOTIFIED),

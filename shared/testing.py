@@ -37,6 +37,12 @@ class RecordingEventBus:
         """Published events of one type."""
         return [event for event, _ in self.published if event["type"] == event_type]
 
+    def data_and_keys(self, event_type: str) -> list[tuple[Any, str]]:
+        """(data, key) of the published events of one type."""
+        return [
+            (event.get_data(), key) for event, key in self.published if event["type"] == event_type
+        ]
+
 
 class RecordingDelivery:
     """A ``Delivery`` that keeps each batch per node; nodes in ``down`` are unreachable."""

@@ -155,10 +155,10 @@ def test_with_changes_returns_a_validated_copy():
 def test_each_settings_object_has_its_own_frame_routes():
     first, second = Settings.from_env({}), Settings.from_env({})
 
-    first.frame_routes["typing"] = "presence"
+    first.frame_routes["x.unrouted"] = "presence"
 
-    assert "typing" not in second.frame_routes
-    assert "typing" not in DEFAULT_FRAME_ROUTES
+    assert "x.unrouted" not in second.frame_routes
+    assert "x.unrouted" not in DEFAULT_FRAME_ROUTES
 
 
 def test_security_defaults():

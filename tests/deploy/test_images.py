@@ -189,6 +189,14 @@ def _media_answers(url: str) -> None:
     assert data["type"] == "error" and data["id"] == "r4" and data["code"] == "too_large", data
 
 
+def _presence_answers(url: str) -> None:
+    frame = {"type": "typing", "id": "r5", "conversation": "d:u-bob:u-carol"}
+    kind, data = _reply(*_post_event(url, catalog.client_type("typing"), frame, FRAME_EXT))
+    # Not a member: refused from the conversation id alone.
+    assert kind == catalog.REPLY
+    assert data["type"] == "error" and data["id"] == "r5" and data["code"] == "forbidden", data
+
+
 def _fanout_answers(url: str) -> None:
     revoked = {
         "user": "u-alice",
@@ -208,6 +216,7 @@ ANSWERS = {
     "history": _history_answers,
     "relation": _relation_answers,
     "media": _media_answers,
+    "presence": _presence_answers,
     "fanout": _fanout_answers,
 }
 

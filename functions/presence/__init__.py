@@ -1,0 +1,1 @@
+"""The presence function: typing indicators and online/offline presence."""

@@ -1,0 +1,49 @@
+"""typing: ephemeral, to the conversation's other members only, never stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from imfaas.events import catalog
+
+
+async def test_typing_notifies_the_other_member_not_the_sender(env) -> None:
+    reply = await env.ask("ua", {"type": "typing", "conversation": "d:ua:ub"}, conn="c7")
+    assert reply == {"type": "typing.ok", "id": "q1"}
+    [(data, key)] = env.notified()
+    assert data["users"] == ["ub"]
+    assert data["frame"] == {"type": "typing", "conversation": "d:ua:ub", "user": "ua"}
+    assert data["skip"]["conn"] == "c7"
+    assert key == "d:ua:ub"
+
+
+async def test_typing_publishes_nothing_but_the_notification(env) -> None:
+    await env.ask("ub", {"type": "typing", "conversation": "d:ua:ub"})
+    assert [event["type"] for event, _ in env.bus.published] == [catalog.USERS_NOTIFIED]
+
+
+async def test_typing_in_someone_elses_conversation_is_forbidden(env) -> None:
+    reply = await env.ask("uc", {"type": "typing", "conversation": "d:ua:ub"})
+    assert reply["type"] == "error" and reply["code"] == "forbidden"
+    assert env.bus.published == []
+
+
+async def test_typing_in_a_group_is_not_found_until_groups_exist(env) -> None:
+    reply = await env.ask("ua", {"type": "typing", "conversation": "g:team"})
+    assert reply["type"] == "error" and reply["code"] == "not_found"
+    assert env.bus.published == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "typing"},
+        {"type": "typing", "conversation": 5},
+        {"type": "typing", "conversation": "d:ub:ua"},
+        {"type": "typing", "conversation": "x:ua"},
+    ],
+)
+async def test_bad_typing_frames_are_bad_request(env, frame) -> None:
+    reply = await env.ask("ua", frame)
+    assert reply["type"] == "error" and reply["code"] == "bad_request"
+    assert env.bus.published == []
