@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+from pathlib import Path
 
 from aiohttp import web
 
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import HttpInvoker
 from imfaas.gateway.server import Gateway
+from imfaas.gateway.tls_reloader import ReloadingTLS
 from imfaas.shared.access_tokens import TokenVerifier
 from imfaas.shared.adapter_factory import open_ports
 from imfaas.shared.settings import Settings, SettingsError
@@ -37,7 +40,18 @@ def check_internal_token(settings: Settings, host: str) -> None:
         )
 
 
-async def build_gateway_app(settings: Settings, host: str, port: int) -> web.Application:
+def gateway_tls(settings: Settings) -> ReloadingTLS | None:
+    """The gateway's own TLS when cert and key are both set; ``SettingsError`` for only one."""
+    if not settings.tls_cert_file and not settings.tls_key_file:
+        return None
+    if not (settings.tls_cert_file and settings.tls_key_file):
+        raise SettingsError("set both IMFAAS_TLS_CERT_FILE and IMFAAS_TLS_KEY_FILE, or neither")
+    return ReloadingTLS(Path(settings.tls_cert_file), Path(settings.tls_key_file))
+
+
+async def build_gateway_app(
+    settings: Settings, host: str, port: int, tls: ReloadingTLS | None = None
+) -> web.Application:
     """The gateway's aiohttp app; its clients open and close with the app.
 
     Without ``IMFAAS_PUBLIC_WS_URL`` / ``IMFAAS_GATEWAY_DELIVERY_URL`` the node announces its
@@ -46,10 +60,11 @@ async def build_gateway_app(settings: Settings, host: str, port: int) -> web.App
     """
     check_internal_token(settings, host)
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    scheme = "wss" if tls is not None else "ws"
     settings = settings.with_changes(
-        public_ws_url=settings.public_ws_url or f"ws://{reachable}:{port}/v1/ws",
+        public_ws_url=settings.public_ws_url or f"{scheme}://{reachable}:{port}/v1/ws",
         gateway_delivery_url=settings.gateway_delivery_url
-        or f"http://{reachable}:{port}/internal/v1/deliver",
+        or f"{'https' if tls is not None else 'http'}://{reachable}:{port}/internal/v1/deliver",
     )
     missing = {fn for fn in set(settings.frame_routes.values()) | {"login"}} - set(
         settings.function_urls
@@ -69,10 +84,16 @@ async def build_gateway_app(settings: Settings, host: str, port: int) -> web.App
     )
     app = gateway.build_app()
 
+    watcher: list[asyncio.Task[None]] = []
+
     async def open_clients(app: web.Application) -> None:
         await invoker.start()
+        if tls is not None:
+            watcher.append(asyncio.create_task(tls.watch(settings.tls_reload_s)))
 
     async def close_clients(app: web.Application) -> None:
+        for task in watcher:
+            task.cancel()
         await invoker.stop()
         await ports.close()
 

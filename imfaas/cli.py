@@ -110,15 +110,17 @@ def _run_gateway(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from imfaas.gateway.access_log import PathOnlyAccessLogger
-    from imfaas.gateway.standalone import build_gateway_app
+    from imfaas.gateway.standalone import build_gateway_app, gateway_tls
 
     try:
         configure_logging(args.log_level, log_format("json"))
         settings = Settings.from_env()
+        tls = gateway_tls(settings)
         web.run_app(
-            build_gateway_app(settings, args.host, args.port),
+            build_gateway_app(settings, args.host, args.port, tls),
             host=args.host,
             port=args.port,
+            ssl_context=tls.context if tls is not None else None,
             print=None,
             shutdown_timeout=10.0,
             access_log_class=PathOnlyAccessLogger,

@@ -238,6 +238,11 @@ class Settings:
     delivery_url_template: str = "http://{node}:8080/internal/v1/deliver"
     gateway_delivery_url: str = ""
     node_ttl_s: int = 15
+    # The gateway terminates TLS itself when both are set (installs without an ingress); the
+    # files are re-read when they change, checked every tls_reload_s, without a restart.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_reload_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
