@@ -36,6 +36,7 @@ PORT_EXTRAS = {
     "delivery": "redis",
     "bus": "kafka",
     "media": "postgres",
+    "groups": "postgres",
     "objects": "s3",
 }
 

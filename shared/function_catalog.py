@@ -49,8 +49,25 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
     ),
     FunctionSpec("media", frames=("media.upload_url", "media.download_url")),
+    FunctionSpec(
+        "group",
+        frames=(
+            "group.create",
+            "group.info",
+            "group.members",
+            "group.invite",
+            "group.leave",
+            "group.kick",
+            "group.set_role",
+            "group.mute",
+            "group.transfer",
+            "group.dissolve",
+        ),
+    ),
     # Ephemeral signals: typing goes straight to fanout, nothing is stored.
-    FunctionSpec("presence", frames=("typing",)),
+    # Presence: the gateway invokes it directly with socket.presence when a socket is
+    # routed or unrouted (no topic: a lost one is corrected by the next change).
+    FunctionSpec("presence", frames=("typing", "presence.subscribe")),
     FunctionSpec(
         "fanout",
         consumes=(catalog.MESSAGE_STORED, catalog.SESSION_REVOKED, catalog.USERS_NOTIFIED),

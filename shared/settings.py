@@ -228,6 +228,18 @@ class Settings:
     # the largest note a friend request may carry.
     direct_message_policy: str = "anyone"
     friend_message_max_bytes: int = 1024
+    # Presence: who may subscribe to whom (False: friends only), the most users in one
+    # presence.subscribe, and how long a subscription is kept (the route table tells whether
+    # the subscribing socket still lives).
+    presence_anyone: bool = False
+    presence_subscribe_max: int = 100
+    presence_subscription_ttl_s: float = 86_400.0
+    # Groups: the most members one group may have (beyond it group.create and group.invite
+    # get conflict), the longest name, and the group.members page sizes.
+    group_member_limit: int = 10_000
+    group_name_max_bytes: int = 256
+    group_members_default_limit: int = 100
+    group_members_max_limit: int = 1000
     # Transport between gateway and functions.
     frame_routes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FRAME_ROUTES))
     function_urls: dict[str, str] = field(default_factory=dict)
@@ -243,6 +255,9 @@ class Settings:
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_reload_s: float = 10.0
+    # OpenTelemetry spans per handled event go to this OTLP/HTTP collector (e.g.
+    # http://otel-collector:4318); empty: none recorded and OpenTelemetry never imported.
+    otlp_endpoint: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -293,6 +308,8 @@ class Settings:
         if self.direct_message_policy not in DIRECT_MESSAGE_POLICIES:
             known = ", ".join(DIRECT_MESSAGE_POLICIES)
             raise SettingsError(f"direct_message_policy must be one of: {known}")
+        if self.group_member_limit < 1 or self.group_members_max_limit < 1:
+            raise SettingsError("group_member_limit and group_members_max_limit must be positive")
         if self.max_connections < 0 or self.max_connections_per_ip < 0:
             raise SettingsError("connection caps must be 0 (no cap) or positive")
         for cidr in self.trusted_proxies:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from imfaas.shared.conversation_id import check_plain_id
-from imfaas.shared.errors import BadRequest, TooLarge
+from imfaas.shared.errors import BadRequest
+from imfaas.shared.text_size import check_text_size
 
 
 def read_other_user(frame: dict[str, Any], me: str) -> str:
@@ -23,10 +24,4 @@ def read_request_message(frame: dict[str, Any], max_bytes: int) -> str:
     message = frame.get("message", "")
     if not isinstance(message, str):
         raise BadRequest("message must be a string")
-    try:
-        size = len(message.encode("utf-8"))
-    except UnicodeEncodeError as exc:  # a lone surrogate is not text
-        raise BadRequest("message must be valid Unicode") from exc
-    if size > max_bytes:
-        raise TooLarge(f"message is larger than {max_bytes} bytes")
-    return message
+    return check_text_size(message, "message", max_bytes)

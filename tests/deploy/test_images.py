@@ -189,6 +189,14 @@ def _media_answers(url: str) -> None:
     assert data["type"] == "error" and data["id"] == "r4" and data["code"] == "too_large", data
 
 
+def _group_answers(url: str) -> None:
+    frame = {"type": "group.create", "id": "r6", "name": "", "members": []}
+    kind, data = _reply(*_post_event(url, catalog.client_type("group.create"), frame, FRAME_EXT))
+    # An empty name: refused before any backend is asked.
+    assert kind == catalog.REPLY
+    assert data["type"] == "error" and data["id"] == "r6" and data["code"] == "bad_request", data
+
+
 def _presence_answers(url: str) -> None:
     frame = {"type": "typing", "id": "r5", "conversation": "d:u-bob:u-carol"}
     kind, data = _reply(*_post_event(url, catalog.client_type("typing"), frame, FRAME_EXT))
@@ -215,6 +223,7 @@ ANSWERS = {
     "store": _store_answers,
     "history": _history_answers,
     "relation": _relation_answers,
+    "group": _group_answers,
     "media": _media_answers,
     "presence": _presence_answers,
     "fanout": _fanout_answers,

@@ -1,0 +1,1 @@
+"""The group function: group management (create, members, roles, mutes, transfer, dissolve)."""
