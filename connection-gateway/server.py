@@ -26,6 +26,7 @@ from imfaas.gateway.connection_caps import ConnectionCaps
 from imfaas.gateway.frame_rate_limits import FrameRateLimits
 from imfaas.gateway.function_invoker import FunctionInvoker
 from imfaas.gateway.gateway_metrics import CONTENT_TYPE, GatewayMetrics
+from imfaas.gateway.presence_announcer import PRESENCE_FUNCTION, PresenceAnnouncer
 from imfaas.gateway.session_protocol import (
     CLOSE_RESTART,
     CLOSE_TRY_LATER,
@@ -92,6 +93,9 @@ class Gateway:
         self._cache = cache
         self._routes = routes
         self._invoker = invoker
+        self.presence = PresenceAnnouncer(
+            invoker, PRESENCE_FUNCTION in config.frame_routes.values()
+        )
         self._connections: dict[str, ClientConnection] = {}
         self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_ip)
         self.frame_limits = FrameRateLimits(config.frame_rates)
@@ -165,6 +169,7 @@ class Gateway:
             ),
             return_exceptions=True,
         )
+        await self.presence.drain()
 
     @property
     def connection_count(self) -> int:
@@ -274,6 +279,7 @@ class Gateway:
             await self._routes.add(conn.route, self.config.route_ttl_s)
         except BackendUnavailable:
             log.warning("route table unavailable; %s stays unrouted until refresh", conn.conn_id)
+        self.presence.announce(conn.route, up=True)
         now = asyncio.get_running_loop().time()
         return conn.protocol.auth_succeeded(
             claims.user_id, claims.device_id, action.request_id, now
@@ -365,6 +371,7 @@ class Gateway:
         if conn.route is not None:
             with contextlib.suppress(BackendUnavailable):
                 await self._routes.remove(conn.route)
+            self.presence.announce(conn.route, up=False)
 
     async def _tick_sessions(self) -> None:
         limits = self.config.limits

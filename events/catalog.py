@@ -26,6 +26,9 @@ SESSION_REVOKED = "io.imfaas.session.revoked.v1"
 # edit events): fanout delivers it, nothing stores it.
 USERS_NOTIFIED = "io.imfaas.users.notified.v1"
 
+# A socket came up (after auth.ok) or went down: the gateway invokes the presence function.
+SOCKET_PRESENCE = "io.imfaas.socket.presence.v1"
+
 # Frames from functions to one gateway node.
 GATEWAY_DELIVERY = "io.imfaas.gateway.delivery.v1"
 

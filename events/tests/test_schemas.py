@@ -245,6 +245,14 @@ SUBMITTED = {
 }
 STORED = {"message": MESSAGE, "duplicate": False, "reply_to": REPLY_TO, "members": ["alice", "bob"]}
 PUSH = {"message": MESSAGE, "users": ["bob"]}
+SOCKET_UP = {
+    "user": "alice",
+    "device": "phone-1",
+    "node": "gw-1",
+    "conn": "c17",
+    "state": "up",
+    "ts": 1_700_000_000_000,
+}
 REVOKED = {
     "user": "alice",
     "device": "phone-1",
@@ -440,6 +448,8 @@ GOOD: list[tuple[str, Any]] = [
     ("events/message.stored", having(STORED, duplicate=True)),
     ("events/push.requested", PUSH),
     ("events/session.revoked", REVOKED),
+    ("events/socket.presence", SOCKET_UP),
+    ("events/socket.presence", having(SOCKET_UP, state="down")),
     ("events/session.revoked", having(REVOKED, close_code=4401, reason="logout")),
     ("events/users.notified", NOTIFIED),
     ("events/users.notified", without(NOTIFIED, "skip")),
@@ -832,6 +842,8 @@ BAD = [
     bad("events/push.requested", without(PUSH, "message"), "no message"),
     bad("events/session.revoked", having(REVOKED, close_code=4408), "close code 4408"),
     bad("events/session.revoked", without(REVOKED, "session"), "no session"),
+    bad("events/socket.presence", having(SOCKET_UP, state="away"), "state away"),
+    bad("events/socket.presence", without(SOCKET_UP, "conn"), "no conn"),
     bad("events/gateway.delivery", {"items": []}, "no items"),
     bad("events/gateway.delivery", {"items": [{"conn": "c17"}]}, "neither frame nor close"),
     bad("events/gateway.delivery", {"items": [{"conn": "c17", "close": 999}]}, "close 999"),

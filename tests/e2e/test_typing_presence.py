@@ -47,3 +47,64 @@ async def test_typing_outside_a_conversation_is_refused(new_user, connect) -> No
     reply = await a.request_raw("typing", conversation="nonsense")
     assert reply["type"] == "error" and reply["code"] == "bad_request"
     await assert_nothing(b, "typing")
+
+
+async def befriend(a: Connection, a_id: str, b: Connection, b_id: str) -> None:
+    await a.request("friend.request", user=b_id)
+    await b.request("friend.accept", user=a_id)
+
+
+async def test_presence_online_then_offline_on_close(new_user, connect) -> None:
+    _, alice, alice_session = await new_user()
+    _, bob, bob_session = await new_user()
+    a = await connect(alice_session)
+    b1 = await connect(bob_session)
+    await befriend(a, alice, b1, bob)
+    await b1.close()
+
+    reply = await a.request("presence.subscribe", id="p1", users=[bob])
+    assert reply == {"type": "presence.subscribe.ok", "id": "p1", "presence": {bob: "offline"}}
+
+    b2 = await connect(bob_session)
+    online = await a.next_event("presence")
+    assert (online["user"], online["status"]) == (bob, "online")
+    assert "last_seen" not in online
+    await b2.close()
+    offline = await a.next_event("presence")
+    assert (offline["user"], offline["status"]) == (bob, "offline")
+    assert offline["last_seen"] >= online["ts"]
+
+
+async def test_presence_subscribe_reports_online_users(new_user, connect) -> None:
+    _, alice, alice_session = await new_user()
+    _, bob, bob_session = await new_user()
+    a = await connect(alice_session)
+    b = await connect(bob_session)
+    await befriend(a, alice, b, bob)
+
+    reply = await a.request("presence.subscribe", users=[bob, alice])
+    assert reply["presence"] == {bob: "online", alice: "online"}
+
+
+async def test_presence_of_a_non_friend_is_forbidden(new_user, connect) -> None:
+    *_, alice_session = await new_user()
+    _, bob, bob_session = await new_user()
+    a = await connect(alice_session)
+
+    reply = await a.request_raw("presence.subscribe", users=[bob])
+    assert reply["type"] == "error" and reply["code"] == "forbidden"
+    b = await connect(bob_session)
+    await b.close()
+    await assert_nothing(a, "presence")
+
+
+async def test_bad_presence_subscribes_are_refused(new_user, connect) -> None:
+    *_, alice_session = await new_user()
+    a = await connect(alice_session)
+
+    reply = await a.request_raw("presence.subscribe", users="bob")
+    assert reply["type"] == "error" and reply["code"] == "bad_request"
+    reply = await a.request_raw("presence.subscribe", users=[f"u{i}" for i in range(101)])
+    assert reply["type"] == "error" and reply["code"] == "too_large"
+    reply = await a.request_raw("presence.subscribe", users=["nosuchuser"])
+    assert reply["type"] == "error" and reply["code"] == "not_found"
