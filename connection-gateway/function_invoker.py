@@ -14,6 +14,7 @@ from cloudevents.http import CloudEvent
 
 from imfaas.events import trace_context
 from imfaas.events.codec import BadEvent, decode_http, encode_http
+from imfaas.shared import tracing
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_runtime import Function
 
@@ -41,7 +42,7 @@ class InProcessInvoker:
         if target is None:
             raise BackendUnavailable(f"function {function!r} is not running here")
         # What the function publishes continues the event's trace, as over HTTP.
-        with trace_context.handling(event):
+        with trace_context.handling(event), tracing.span(f"{function} handle", event):
             return await target.handle(event)
 
 
@@ -69,7 +70,7 @@ class HttpInvoker:
             raise BackendUnavailable(f"no URL for function {function!r}")
         headers, body = encode_http(event)
         # The hop's own log lines (a timeout, a refusal) name the event's trace.
-        with trace_context.handling(event):
+        with trace_context.handling(event), tracing.span(f"forward {function}", event, "client"):
             try:
                 async with self._session.post(url, data=body, headers=headers) as response:
                     payload = await response.read()

@@ -12,6 +12,7 @@ from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import HttpInvoker
 from imfaas.gateway.server import Gateway
 from imfaas.gateway.tls_reloader import ReloadingTLS
+from imfaas.shared import tracing
 from imfaas.shared.access_tokens import TokenVerifier
 from imfaas.shared.adapter_factory import open_ports
 from imfaas.shared.settings import Settings, SettingsError
@@ -72,6 +73,7 @@ async def build_gateway_app(
     if missing:
         raise SettingsError("set IMFAAS_FUNCTION_URL_<NAME> for: " + ", ".join(sorted(missing)))
     config = GatewayConfig.from_settings(settings)
+    tracing.configure(settings.otlp_endpoint, "gateway", config.node_id)
     ports = await open_ports(settings, ("cache", "routes", "nodes"))
     invoker = HttpInvoker(settings.function_urls, settings.function_timeout_s)
     gateway = Gateway(
@@ -96,6 +98,8 @@ async def build_gateway_app(
             task.cancel()
         await invoker.stop()
         await ports.close()
+        if settings.otlp_endpoint:
+            tracing.shutdown()
 
     app.on_startup.append(open_clients)
     app.on_cleanup.append(close_clients)

@@ -15,6 +15,7 @@ from imfaas.gateway.access_log import PathOnlyAccessLogger
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.function_invoker import InProcessInvoker
 from imfaas.gateway.server import Gateway
+from imfaas.shared import tracing
 from imfaas.shared.access_tokens import TokenVerifier, ensure_key_pair
 from imfaas.shared.adapter_factory import PORT_NAMES, Ports, open_ports
 from imfaas.shared.adapters.delivery_inprocess import InProcessDelivery
@@ -57,6 +58,7 @@ class EmbeddedRuntime:
     async def start(self, host: str, port: int) -> RunningAddress:
         """Open the data dir, start functions and bus, then listen."""
         settings = self.settings
+        tracing.configure(settings.otlp_endpoint, "imfaas-dev", settings.node_id)
         ensure_key_pair(settings.data_dir / "keys", settings.jwt_kid)
         ports = await open_ports(settings, [p for p in PORT_NAMES if p != "delivery"])
         ports.delivery_ = self._delivery
@@ -112,7 +114,10 @@ class EmbeddedRuntime:
         function = self.functions[function_name]
 
         async def deliver(event: CloudEvent) -> None:
-            with trace_context.handling(event):
+            with (
+                trace_context.handling(event),
+                tracing.span(f"{function_name} handle", event, "consumer"),
+            ):
                 await function.handle(event)
 
         self._bus().subscribe(event_type, function_name, deliver)
@@ -134,3 +139,5 @@ class EmbeddedRuntime:
             await function.stop()
         if self.ports is not None:
             await self.ports.close()
+        if self.settings.otlp_endpoint:
+            tracing.shutdown()

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from imfaas.events import trace_context
 from imfaas.events.codec import BadEvent, decode_http, encode_http
+from imfaas.shared import tracing
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.function_metrics import CONTENT_TYPE, FunctionMetrics
 from imfaas.shared.function_runtime import Function
@@ -86,7 +87,8 @@ def http_entry(
         # Events published while handling continue this event's trace.
         with trace_context.handling(event):
             try:
-                reply = await fn.handle(event)
+                with tracing.span(f"{fn.name} handle", event):
+                    reply = await fn.handle(event)
             except BackendUnavailable as exc:
                 # Expected while a backend restarts: the caller (gateway, dispatcher) retries.
                 log.warning("%s: backend unavailable on %s: %s", fn.name, event["id"], exc)

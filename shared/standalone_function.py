@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 
 from cloudevents.http import CloudEvent
 
+from imfaas.shared import tracing
 from imfaas.shared.adapter_factory import Ports, open_ports
 from imfaas.shared.function_runtime import Function
 from imfaas.shared.settings import Settings
@@ -34,6 +35,8 @@ class StandaloneFunction:
     async def start(self) -> None:
         """Read settings, open the ports this function needs, start it."""
         settings = self._settings or Settings.from_env()
+        # One process per function: its spans name the function as their service.
+        tracing.configure(settings.otlp_endpoint, self.name)
         self._ports = await open_ports(settings, self._needs)
         self._inner = self._factory(settings, self._ports)
         await self._inner.start()

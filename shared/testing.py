@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from cloudevents.http import CloudEvent
+from starlette.requests import Request
+from starlette.responses import Response
 
 from imfaas.events.client_frames import SocketIdentity, client_frame_event
+from imfaas.events.codec import encode_http
 from imfaas.shared.access_tokens import ensure_key_pair
 from imfaas.shared.adapter_factory import Ports, open_ports
 from imfaas.shared.errors import BackendUnavailable
@@ -150,3 +153,22 @@ def forwarded_event(frame_type: str, data: Any, who: SocketIdentity) -> CloudEve
     event = client_frame_event({"type": frame_type}, who)
     event.data = data
     return event
+
+
+async def post_event(
+    entry: Callable[[Request], Awaitable[Response]], event: CloudEvent
+) -> Response:
+    """What Knative (or the dispatcher) does: POST the binary-mode event to a function entry."""
+    headers, body = encode_http(event)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "query_string": b"",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return await entry(Request(scope, receive))

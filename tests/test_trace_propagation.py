@@ -7,17 +7,13 @@ entry into store and fanout, and fanout's HTTP delivery to a gateway node.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cloudevents.http import CloudEvent
-from starlette.requests import Request
-from starlette.responses import Response
 
 from imfaas.events import catalog, trace_context
 from imfaas.events.client_frames import client_frame_event
-from imfaas.events.codec import decode_http, encode_http, new_event
+from imfaas.events.codec import decode_http, new_event
 from imfaas.functions.fanout.handler import create_function as create_fanout
 from imfaas.functions.send.handler import create_function as create_send
 from imfaas.functions.store.handler import create_function as create_store
@@ -27,26 +23,9 @@ from imfaas.shared.adapters.event_bus_kafka import decode_record, encode_record
 from imfaas.shared.function_http import http_entry
 from imfaas.shared.ports.route_table import Route
 from imfaas.shared.ports.user_directory import UserRecord
-from imfaas.shared.testing import identity, port_sets
+from imfaas.shared.testing import identity, port_sets, post_event
 
 ALICE = identity("ua", "da1", "conn-a1", node_id="gw-1")
-
-
-async def post_event(entry: Any, event: CloudEvent) -> Response:
-    """What Knative (or the dispatcher) does: POST the binary-mode event to the function."""
-    headers, body = encode_http(event)
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/",
-        "query_string": b"",
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return await entry(Request(scope, receive))
 
 
 def through_kafka(event: CloudEvent, key: str) -> CloudEvent:
