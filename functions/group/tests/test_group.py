@@ -3,6 +3,8 @@ refused request changes nothing and tells no one."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from imfaas.shared.ports.group_directory import MemberRecord
@@ -434,3 +436,23 @@ async def test_dissolve_owner_only_then_the_group_is_gone(env):
     }
     for frame in ({"type": "group.info"}, {"type": "group.dissolve"}, {"type": "group.leave"}):
         assert_error(await env.ask("ua", {**frame, "group_id": group_id}), "not_found")
+
+
+async def test_concurrent_invites_at_the_limit_add_exactly_up_to_it(make_group):
+    users = tuple(f"u{i:02}" for i in range(12))
+    env = await make_group(users=users, group_member_limit=5)
+    group_id = await env.create(owner="u00", members=())
+
+    replies = await asyncio.gather(
+        *(
+            env.ask("u00", {"type": "group.invite", "group_id": group_id, "users": [user]})
+            for user in users[1:]
+        )
+    )
+
+    ok = [r for r in replies if r["type"] == "group.invite.ok"]
+    assert len(ok) == 4
+    assert {r["code"] for r in replies if r["type"] == "error"} == {"conflict"}
+    assert (await env.ports.groups.group(group_id)).member_count == 5
+    joined = [user for data, _ in env.events() for user in data["frame"]["users"]]
+    assert sorted(joined) == sorted(set(await env.ports.groups.member_ids(group_id)) - {"u00"})
