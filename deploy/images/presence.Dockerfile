@@ -1,6 +1,6 @@
 # The presence function's image. Generated from deploy/images/function.Dockerfile.in by
 # `python deploy/dockerfiles.py`; edit the template, not this file.
-# Drivers: only the extras its ports use (users, relations, cache, routes, bus, delivery -> kafka, postgres, redis).
+# Drivers: only the extras its ports use (users, relations, groups, cache, routes, bus, delivery -> kafka, postgres, redis).
 FROM python:3.11.13-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src

@@ -23,7 +23,7 @@ from imfaas.functions.presence.config import PresenceConfig
 from imfaas.functions.presence.presence_requests import presence_event, read_watched_users
 from imfaas.functions.presence.watchers import Watcher, add_watcher, watchers_of
 from imfaas.shared.adapter_factory import Ports
-from imfaas.shared.conversation_id import parse_conversation
+from imfaas.shared.conversation_id import ConversationId, parse_conversation
 from imfaas.shared.conversation_members import require_member
 from imfaas.shared.errors import BackendUnavailable, BadRequest, Forbidden, NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
@@ -32,7 +32,7 @@ from imfaas.shared.settings import Settings
 log = logging.getLogger(__name__)
 
 SOURCE = "/imfaas/functions/presence"
-NEEDS = ("users", "relations", "cache", "routes", "bus", "delivery")
+NEEDS = ("users", "relations", "groups", "cache", "routes", "bus", "delivery")
 SOCKET_SCHEMA = "events/socket.presence.json"
 # How long "online" is remembered without a change (the gateway re-announces on reconnect).
 ONLINE_MARK_TTL_S = 7 * 86_400.0
@@ -60,7 +60,7 @@ class PresenceFunction(FunctionBase):
     async def typing(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Tell the conversation's other members who is typing (not the caller's devices)."""
         raw = frame.get("conversation")
-        members = require_member(parse_conversation(raw), ctx.user_id)
+        members = await self._members(parse_conversation(raw), ctx.user_id)
         others = sorted(set(members) - {ctx.user_id})
         event = {"type": "typing", "conversation": raw, "user": ctx.user_id}
         data = {
@@ -73,6 +73,15 @@ class PresenceFunction(FunctionBase):
             new_event(catalog.USERS_NOTIFIED, SOURCE, data, subject=raw), key=raw
         )
         return {"type": "typing.ok"}
+
+    async def _members(self, conversation: ConversationId, user_id: str) -> list[str]:
+        """The members, if ``user_id`` is one; a group outsider gets not_found (as from group)."""
+        if conversation.kind == "d":
+            return require_member(conversation, user_id)
+        group_id = conversation.parts[0]
+        if await self._ports.groups.member(group_id, user_id) is None:
+            raise NotFound("no such group")
+        return await self._ports.groups.member_ids(group_id)
 
     async def subscribe(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Each user's status now; their changes later, for as long as this socket lives."""

@@ -33,6 +33,25 @@ async def test_typing_reaches_the_other_members_sockets_not_the_senders(new_user
     await assert_nothing(a2, "typing")
 
 
+async def test_typing_in_a_group_reaches_the_other_members(new_user, connect) -> None:
+    _, alice, alice_session = await new_user()
+    _, bob, bob_session = await new_user()
+    *_, carol_session = await new_user()
+    a = await connect(alice_session)
+    b = await connect(bob_session)
+    c = await connect(carol_session)
+    group = await a.request("group.create", name="team", members=[bob])
+
+    await a.request("typing", conversation=group["conversation"])
+
+    event = await b.next_event("typing")
+    assert event == {"type": "typing", "conversation": group["conversation"], "user": alice}
+    reply = await c.request_raw("typing", conversation=group["conversation"])
+    assert reply["type"] == "error" and reply["code"] == "not_found"
+    await assert_nothing(a, "typing")
+    await assert_nothing(b, "typing")
+
+
 async def test_typing_outside_a_conversation_is_refused(new_user, connect) -> None:
     *_, alice_session = await new_user()
     _, bob, bob_session = await new_user()

@@ -28,8 +28,25 @@ async def test_typing_in_someone_elses_conversation_is_forbidden(env) -> None:
     assert env.bus.published == []
 
 
-async def test_typing_in_a_group_is_not_found_until_groups_exist(env) -> None:
-    reply = await env.ask("ua", {"type": "typing", "conversation": "g:team"})
+async def test_typing_in_a_group_reaches_the_other_members(env) -> None:
+    await env.ports.groups.create_group("team", "Team", "ua", ["ub", "uc"], 0)
+
+    reply = await env.ask("ub", {"type": "typing", "conversation": "g:team"})
+
+    assert reply == {"type": "typing.ok", "id": "q1"}
+    [(data, key)] = env.notified()
+    assert sorted(data["users"]) == ["ua", "uc"]
+    assert data["frame"] == {"type": "typing", "conversation": "g:team", "user": "ub"}
+    assert key == "g:team"
+
+
+@pytest.mark.parametrize("user", ["uc", "ua"])
+async def test_typing_in_an_unknown_group_or_as_an_outsider_is_not_found(env, user) -> None:
+    await env.ports.groups.create_group("team", "Team", "ua", ["ub"], 0)
+    group = "g:team" if user == "uc" else "g:other"
+
+    reply = await env.ask(user, {"type": "typing", "conversation": group})
+
     assert reply["type"] == "error" and reply["code"] == "not_found"
     assert env.bus.published == []
 
