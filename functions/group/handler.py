@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cloudevents.http import CloudEvent
@@ -18,12 +18,17 @@ from imfaas.events import catalog
 from imfaas.events.codec import new_event
 from imfaas.functions.group import group_requests as req
 from imfaas.functions.group.config import GroupConfig
-from imfaas.functions.group.group_rules import require_moderator, require_outranks, require_owner
+from imfaas.functions.group.group_rules import (
+    MODERATORS,
+    require_moderator,
+    require_outranks,
+    require_owner,
+)
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.errors import Conflict, Forbidden, NotFound
 from imfaas.shared.function_catalog import spec_of
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
-from imfaas.shared.ports.group_directory import GroupRecord, MemberRecord
+from imfaas.shared.ports.group_directory import GroupRecord, Guard, MemberRecord
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/group"
@@ -109,13 +114,14 @@ class GroupFunction(FunctionBase):
         """Add users (owner/admin); beyond the member limit ``conflict`` and nobody added."""
         group_id = req.read_group_id(frame)
         users = req.read_users(frame, "users", allow_empty=False)
-        me = await self._membership(ctx, group_id)
-        require_moderator(me.role)
+        require_moderator((await self._membership(ctx, group_id)).role)
         await self._require_users(users)
-        added = await self._ports.groups.add_members(group_id, users, self._config.member_limit)
+        added = await self._ports.groups.add_members(
+            group_id, users, self._config.member_limit, guard={ctx.user_id: MODERATORS}
+        )
         if added is None:
-            if await self._ports.groups.group(group_id) is None:
-                raise NotFound("no such group")
+            # Either the caller lost the right meanwhile (the checks say so) or the group is full.
+            require_moderator((await self._membership(ctx, group_id)).role)
             raise Conflict(f"a group has at most {self._config.member_limit} members")
         if added:
             everyone = await self._ports.groups.member_ids(group_id)
@@ -125,24 +131,30 @@ class GroupFunction(FunctionBase):
     async def leave(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Leave the group; the owner must transfer it first (``forbidden``)."""
         group_id = req.read_group_id(frame)
-        me = await self._membership(ctx, group_id)
-        if me.role == "owner":
-            raise Forbidden("the owner must transfer the group (or dissolve it) before leaving")
+
+        async def check() -> Guard:
+            if (await self._membership(ctx, group_id)).role == "owner":
+                raise Forbidden("the owner must transfer the group (or dissolve it) before leaving")
+            return {ctx.user_id: ("admin", "member")}
+
+        guard = await check()
         before = await self._ports.groups.member_ids(group_id)
-        if await self._ports.groups.remove_member(group_id, ctx.user_id):
-            await self._notify(ctx, group_id, before, "left", user=ctx.user_id)
+        await self._written(check, self._ports.groups.remove_member(group_id, ctx.user_id, guard))
+        await self._notify(ctx, group_id, before, "left", user=ctx.user_id)
         return {"type": "group.leave.ok"}
 
     async def kick(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Remove a member: the owner anyone else, an admin plain members only."""
         group_id = req.read_group_id(frame)
         target_id = req.read_target(frame, ctx.user_id)
-        me = await self._membership(ctx, group_id)
-        target = await self._target(group_id, target_id)
-        require_outranks(me.role, target.role)
+
+        async def check() -> Guard:
+            return await self._outranks(ctx, group_id, target_id)
+
+        guard = await check()
         before = await self._ports.groups.member_ids(group_id)
-        if await self._ports.groups.remove_member(group_id, target_id):
-            await self._notify(ctx, group_id, before, "kicked", user=target_id, by=ctx.user_id)
+        await self._written(check, self._ports.groups.remove_member(group_id, target_id, guard))
+        await self._notify(ctx, group_id, before, "kicked", user=target_id, by=ctx.user_id)
         return {"type": "group.kick.ok"}
 
     async def set_role(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
@@ -150,12 +162,20 @@ class GroupFunction(FunctionBase):
         group_id = req.read_group_id(frame)
         target_id = req.read_target(frame, ctx.user_id)
         role = req.read_role(frame)
-        me = await self._membership(ctx, group_id)
-        require_owner(me.role)
-        target = await self._target(group_id, target_id)
-        if target.role != role and await self._ports.groups.set_role(group_id, target_id, role):
-            everyone = await self._ports.groups.member_ids(group_id)
-            await self._notify(ctx, group_id, everyone, "role", user=target_id, role=role)
+        target_role = ""
+
+        async def check() -> Guard:
+            nonlocal target_role
+            require_owner((await self._membership(ctx, group_id)).role)
+            target_role = (await self._target(group_id, target_id)).role
+            return {ctx.user_id: ("owner",), target_id: (target_role,)}
+
+        guard = await check()
+        if target_role == role:  # nothing to change, no one to tell
+            return {"type": "group.set_role.ok"}
+        await self._written(check, self._ports.groups.set_role(group_id, target_id, role, guard))
+        everyone = await self._ports.groups.member_ids(group_id)
+        await self._notify(ctx, group_id, everyone, "role", user=target_id, role=role)
         return {"type": "group.set_role.ok"}
 
     async def mute(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
@@ -163,30 +183,37 @@ class GroupFunction(FunctionBase):
         group_id = req.read_group_id(frame)
         until = req.read_until(frame)
         target_id = req.read_target(frame, ctx.user_id) if "user" in frame else None
-        me = await self._membership(ctx, group_id)
-        require_moderator(me.role)
         groups = self._ports.groups
+
+        async def check() -> Guard:
+            if target_id is not None:
+                return await self._outranks(ctx, group_id, target_id)
+            require_moderator((await self._membership(ctx, group_id)).role)
+            return {ctx.user_id: MODERATORS}
+
+        guard = await check()
+        fields: dict[str, Any] = {"until": until, "by": ctx.user_id}
         if target_id is None:
-            changed = await groups.set_group_mute(group_id, until)
-            fields: dict[str, Any] = {"until": until, "by": ctx.user_id}
+            await self._written(check, groups.set_group_mute(group_id, until, guard))
         else:
-            target = await self._target(group_id, target_id)
-            require_outranks(me.role, target.role)
-            changed = await groups.set_member_mute(group_id, target_id, until)
-            fields = {"user": target_id, "until": until, "by": ctx.user_id}
-        if changed:
-            await self._notify(ctx, group_id, await groups.member_ids(group_id), "muted", **fields)
+            await self._written(check, groups.set_member_mute(group_id, target_id, until, guard))
+            fields["user"] = target_id
+        await self._notify(ctx, group_id, await groups.member_ids(group_id), "muted", **fields)
         return {"type": "group.mute.ok"}
 
     async def transfer(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Hand the group to another member (owner only); the old owner becomes admin."""
         group_id = req.read_group_id(frame)
         target_id = req.read_target(frame, ctx.user_id)
-        me = await self._membership(ctx, group_id)
-        require_owner(me.role)
-        await self._target(group_id, target_id)
-        if not await self._ports.groups.transfer(group_id, ctx.user_id, target_id):
-            raise Conflict("the group changed meanwhile; try again")
+
+        async def check() -> Guard:
+            require_owner((await self._membership(ctx, group_id)).role)
+            await self._target(group_id, target_id)
+            return {}
+
+        await check()
+        # transfer itself requires the caller to own the group and the target to be a member.
+        await self._written(check, self._ports.groups.transfer(group_id, ctx.user_id, target_id))
         everyone = await self._ports.groups.member_ids(group_id)
         await self._notify(ctx, group_id, everyone, "transferred", user=target_id, by=ctx.user_id)
         return {"type": "group.transfer.ok"}
@@ -194,12 +221,31 @@ class GroupFunction(FunctionBase):
     async def dissolve(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Delete the group (owner only); every member gets ``dissolved``."""
         group_id = req.read_group_id(frame)
-        me = await self._membership(ctx, group_id)
-        require_owner(me.role)
+
+        async def check() -> Guard:
+            require_owner((await self._membership(ctx, group_id)).role)
+            return {ctx.user_id: ("owner",)}
+
+        guard = await check()
         before = await self._ports.groups.member_ids(group_id)
-        if await self._ports.groups.dissolve(group_id):
-            await self._notify(ctx, group_id, before, "dissolved", by=ctx.user_id)
+        await self._written(check, self._ports.groups.dissolve(group_id, guard))
+        await self._notify(ctx, group_id, before, "dissolved", by=ctx.user_id)
         return {"type": "group.dissolve.ok"}
+
+    @staticmethod
+    async def _written(check: Callable[[], Awaitable[Guard]], write: Awaitable[bool]) -> None:
+        """Await a guarded write; when its guard failed, the checks again give the reason."""
+        if await write:
+            return
+        await check()
+        raise Conflict("the group changed meanwhile; try again")
+
+    async def _outranks(self, ctx: FrameContext, group_id: str, target_id: str) -> Guard:
+        """The kick/mute check; the guard pins both roles it was decided on."""
+        me = await self._membership(ctx, group_id)
+        target = await self._target(group_id, target_id)
+        require_outranks(me.role, target.role)
+        return {ctx.user_id: (me.role,), target_id: (target.role,)}
 
     async def _membership(self, ctx: FrameContext, group_id: str) -> MemberRecord:
         # Not a member and no such group get the same answer: existence does not leak.

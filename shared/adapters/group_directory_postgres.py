@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from imfaas.shared.adapters.postgres_database import PostgresDatabase
-from imfaas.shared.ports.group_directory import GroupRecord, MemberRecord
+from imfaas.shared.ports.group_directory import GroupRecord, Guard, MemberRecord
 
 MIGRATIONS = [
     """
@@ -41,6 +41,15 @@ async def _lock_group(conn: asyncpg.Connection, group_id: str) -> asyncpg.Record
     return await conn.fetchrow(
         "SELECT owner FROM chat_groups WHERE group_id = $1 FOR UPDATE", group_id
     )
+
+
+async def _guard_holds(conn: asyncpg.Connection, group_id: str, guard: Guard | None) -> bool:
+    """Check the guard (under the group row lock, so roles cannot change meanwhile)."""
+    for user, roles in (guard or {}).items():
+        row = await conn.fetchrow(_MEMBER, group_id, user)
+        if row is None or row["role"] not in roles:
+            return False
+    return True
 
 
 class PostgresGroupDirectory:
@@ -112,10 +121,14 @@ class PostgresGroupDirectory:
             )
         return [row[0] for row in rows]
 
-    async def add_members(self, group_id: str, users: list[str], limit: int) -> list[str] | None:
+    async def add_members(
+        self, group_id: str, users: list[str], limit: int, guard: Guard | None = None
+    ) -> list[str] | None:
         """Add the new ones unless that passes ``limit``; the group row lock serializes adds."""
         async with self._db.transaction() as conn:
             if await _lock_group(conn, group_id) is None:
+                return None
+            if not await _guard_holds(conn, group_id, guard):
                 return None
             present = {
                 row[0]
@@ -138,37 +151,49 @@ class PostgresGroupDirectory:
             )
             return new
 
-    async def remove_member(self, group_id: str, user: str) -> bool:
+    async def remove_member(self, group_id: str, user: str, guard: Guard | None = None) -> bool:
         """Drop a non-owner member."""
         return await self._changed(
             group_id,
+            guard,
             "DELETE FROM group_members WHERE group_id = $1 AND user_id = $2 AND role <> 'owner'",
             user,
         )
 
-    async def set_role(self, group_id: str, user: str, role: str) -> bool:
+    async def set_role(
+        self, group_id: str, user: str, role: str, guard: Guard | None = None
+    ) -> bool:
         """Set a non-owner member's role."""
         return await self._changed(
             group_id,
+            guard,
             "UPDATE group_members SET role = $3 WHERE group_id = $1 AND user_id = $2"
             " AND role <> 'owner'",
             user,
             role,
         )
 
-    async def set_member_mute(self, group_id: str, user: str, until_ms: int) -> bool:
+    async def set_member_mute(
+        self, group_id: str, user: str, until_ms: int, guard: Guard | None = None
+    ) -> bool:
         """Mute one member."""
         return await self._changed(
             group_id,
+            guard,
             "UPDATE group_members SET muted_until = $3 WHERE group_id = $1 AND user_id = $2",
             user,
             until_ms,
         )
 
-    async def set_group_mute(self, group_id: str, until_ms: int) -> bool:
+    async def set_group_mute(
+        self, group_id: str, until_ms: int, guard: Guard | None = None
+    ) -> bool:
         """Mute the whole group."""
         return await self._changed(
-            group_id, "UPDATE chat_groups SET muted_all_until = $2 WHERE group_id = $1", until_ms
+            group_id,
+            guard,
+            "UPDATE chat_groups SET muted_all_until = $2 WHERE group_id = $1",
+            until_ms,
         )
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:
@@ -190,15 +215,21 @@ class PostgresGroupDirectory:
             )
             return True
 
-    async def dissolve(self, group_id: str) -> bool:
+    async def dissolve(self, group_id: str, guard: Guard | None = None) -> bool:
         """Delete the group; its memberships go with it (ON DELETE CASCADE)."""
         async with self._db.transaction() as conn:
+            if await _lock_group(conn, group_id) is None:
+                return False
+            if not await _guard_holds(conn, group_id, guard):
+                return False
             status = await conn.execute("DELETE FROM chat_groups WHERE group_id = $1", group_id)
         return status != "DELETE 0"
 
-    async def _changed(self, group_id: str, sql: str, *params: object) -> bool:
+    async def _changed(self, group_id: str, guard: Guard | None, sql: str, *params: object) -> bool:
         async with self._db.transaction() as conn:
             if await _lock_group(conn, group_id) is None:
+                return False
+            if not await _guard_holds(conn, group_id, guard):
                 return False
             status = await conn.execute(sql, group_id, *params)
         return not status.endswith(" 0")

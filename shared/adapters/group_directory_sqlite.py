@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from imfaas.shared.adapters.sqlite_database import SqliteDatabase
-from imfaas.shared.ports.group_directory import GroupRecord, MemberRecord
+from imfaas.shared.ports.group_directory import GroupRecord, Guard, MemberRecord
 
 MIGRATIONS = [
     """
@@ -34,6 +34,14 @@ def _count(conn: sqlite3.Connection, group_id: str) -> int:
     return conn.execute(
         "SELECT count(*) FROM group_members WHERE group_id = ?", (group_id,)
     ).fetchone()[0]
+
+
+def _guard_holds(conn: sqlite3.Connection, group_id: str, guard: Guard | None) -> bool:
+    for user, roles in (guard or {}).items():
+        row = conn.execute(_MEMBER, (group_id, user)).fetchone()
+        if row is None or row[1] not in roles:
+            return False
+    return True
 
 
 class SqliteGroupDirectory:
@@ -99,14 +107,15 @@ class SqliteGroupDirectory:
         )
         return [row[0] for row in rows]
 
-    async def add_members(self, group_id: str, users: list[str], limit: int) -> list[str] | None:
+    async def add_members(
+        self, group_id: str, users: list[str], limit: int, guard: Guard | None = None
+    ) -> list[str] | None:
         """Add the new ones unless that passes ``limit`` (BEGIN IMMEDIATE serializes adds)."""
 
         def body(conn: sqlite3.Connection) -> list[str] | None:
-            if (
-                conn.execute("SELECT 1 FROM chat_groups WHERE group_id = ?", (group_id,)).fetchone()
-                is None
-            ):
+            if conn.execute(
+                "SELECT 1 FROM chat_groups WHERE group_id = ?", (group_id,)
+            ).fetchone() is None or not _guard_holds(conn, group_id, guard):
                 return None
             new = [
                 user
@@ -123,32 +132,47 @@ class SqliteGroupDirectory:
 
         return await self._db.transaction(body)
 
-    async def remove_member(self, group_id: str, user: str) -> bool:
+    async def remove_member(self, group_id: str, user: str, guard: Guard | None = None) -> bool:
         """Drop a non-owner member."""
         return await self._changed(
+            group_id,
+            guard,
             "DELETE FROM group_members WHERE group_id = ? AND user_id = ? AND role <> 'owner'",
             (group_id, user),
         )
 
-    async def set_role(self, group_id: str, user: str, role: str) -> bool:
+    async def set_role(
+        self, group_id: str, user: str, role: str, guard: Guard | None = None
+    ) -> bool:
         """Set a non-owner member's role."""
         return await self._changed(
+            group_id,
+            guard,
             "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?"
             " AND role <> 'owner'",
             (role, group_id, user),
         )
 
-    async def set_member_mute(self, group_id: str, user: str, until_ms: int) -> bool:
+    async def set_member_mute(
+        self, group_id: str, user: str, until_ms: int, guard: Guard | None = None
+    ) -> bool:
         """Mute one member."""
         return await self._changed(
+            group_id,
+            guard,
             "UPDATE group_members SET muted_until = ? WHERE group_id = ? AND user_id = ?",
             (until_ms, group_id, user),
         )
 
-    async def set_group_mute(self, group_id: str, until_ms: int) -> bool:
+    async def set_group_mute(
+        self, group_id: str, until_ms: int, guard: Guard | None = None
+    ) -> bool:
         """Mute the whole group."""
         return await self._changed(
-            "UPDATE chat_groups SET muted_all_until = ? WHERE group_id = ?", (until_ms, group_id)
+            group_id,
+            guard,
+            "UPDATE chat_groups SET muted_all_until = ? WHERE group_id = ?",
+            (until_ms, group_id),
         )
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:
@@ -176,10 +200,12 @@ class SqliteGroupDirectory:
 
         return await self._db.transaction(body)
 
-    async def dissolve(self, group_id: str) -> bool:
+    async def dissolve(self, group_id: str, guard: Guard | None = None) -> bool:
         """Delete the group and every membership."""
 
         def body(conn: sqlite3.Connection) -> bool:
+            if not _guard_holds(conn, group_id, guard):
+                return False
             conn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
             return (
                 conn.execute("DELETE FROM chat_groups WHERE group_id = ?", (group_id,)).rowcount > 0
@@ -187,5 +213,12 @@ class SqliteGroupDirectory:
 
         return await self._db.transaction(body)
 
-    async def _changed(self, sql: str, params: tuple[object, ...]) -> bool:
-        return await self._db.transaction(lambda conn: conn.execute(sql, params).rowcount > 0)
+    async def _changed(
+        self, group_id: str, guard: Guard | None, sql: str, params: tuple[object, ...]
+    ) -> bool:
+        def body(conn: sqlite3.Connection) -> bool:
+            if not _guard_holds(conn, group_id, guard):
+                return False
+            return conn.execute(sql, params).rowcount > 0
+
+        return await self._db.transaction(body)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 ROLES = ("owner", "admin", "member")
+
+# user -> the roles they must hold when a write happens: checked in the write's transaction,
+# so a permission checked earlier cannot have been lost meanwhile (a demoted admin, a member
+# promoted before a kick). A write whose guard fails changes nothing and returns False/None.
+Guard = Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +57,35 @@ class GroupDirectory(Protocol):
     async def member_ids(self, group_id: str) -> list[str]:
         """Every member's user id, sorted."""
 
-    async def add_members(self, group_id: str, users: list[str], limit: int) -> list[str] | None:
+    async def add_members(
+        self, group_id: str, users: list[str], limit: int, guard: Guard | None = None
+    ) -> list[str] | None:
         """Add the ``users`` not yet members (as ``member``) and return them sorted; None and
         nothing added when the group would then have more than ``limit`` members or is gone.
         Concurrent adds never take a group past ``limit``."""
 
-    async def remove_member(self, group_id: str, user: str) -> bool:
+    async def remove_member(self, group_id: str, user: str, guard: Guard | None = None) -> bool:
         """Drop a non-owner member; False when there was no such member (or it is the owner)."""
 
-    async def set_role(self, group_id: str, user: str, role: str) -> bool:
+    async def set_role(
+        self, group_id: str, user: str, role: str, guard: Guard | None = None
+    ) -> bool:
         """Make a non-owner member ``admin`` or ``member``; False when there is no such
         member (or it is the owner)."""
 
-    async def set_member_mute(self, group_id: str, user: str, until_ms: int) -> bool:
+    async def set_member_mute(
+        self, group_id: str, user: str, until_ms: int, guard: Guard | None = None
+    ) -> bool:
         """Mute a member until ``until_ms`` (0 lifts it); False when not a member."""
 
-    async def set_group_mute(self, group_id: str, until_ms: int) -> bool:
+    async def set_group_mute(
+        self, group_id: str, until_ms: int, guard: Guard | None = None
+    ) -> bool:
         """Mute the whole group until ``until_ms`` (0 lifts it); False when gone."""
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:
         """Hand ownership from ``owner`` (who becomes ``admin``) to the member ``new_owner``;
         False and nothing changed unless ``owner`` owns it and ``new_owner`` is a member."""
 
-    async def dissolve(self, group_id: str) -> bool:
+    async def dissolve(self, group_id: str, guard: Guard | None = None) -> bool:
         """Delete the group and its memberships; False when it did not exist."""

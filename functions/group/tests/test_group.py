@@ -456,3 +456,28 @@ async def test_concurrent_invites_at_the_limit_add_exactly_up_to_it(make_group):
     assert (await env.ports.groups.group(group_id)).member_count == 5
     joined = [user for data, _ in env.events() for user in data["frame"]["users"]]
     assert sorted(joined) == sorted(set(await env.ports.groups.member_ids(group_id)) - {"u00"})
+
+
+async def test_a_right_lost_between_check_and_write_refuses_and_changes_nothing(env):
+    group_id = await env.create(members=("ub", "uc"))
+    await env.ask(
+        "ua", {"type": "group.set_role", "group_id": group_id, "user": "ub", "role": "admin"}
+    )
+    env.bus.published.clear()
+    groups = env.ports.groups
+    read_members = groups.member_ids
+
+    async def demote_then_read(gid: str) -> list[str]:
+        # The owner demotes ub after ub's kick was checked and before it is written.
+        await groups.set_role(gid, "ub", "member")
+        return await read_members(gid)
+
+    groups.member_ids = demote_then_read  # type: ignore[method-assign]
+    try:
+        reply = await env.ask("ub", {"type": "group.kick", "group_id": group_id, "user": "uc"})
+    finally:
+        groups.member_ids = read_members  # type: ignore[method-assign]
+
+    assert_error(reply, "forbidden")
+    assert await groups.member_ids(group_id) == ["ua", "ub", "uc"]
+    assert env.events() == []

@@ -130,3 +130,31 @@ async def test_groups_survive_a_reopen(open_port, groups):
 
     assert await reopened.group("g1") == GroupRecord("g1", "n", "ua", 2, 0)
     assert await reopened.member("g1", "ub") == MemberRecord("ub", "admin", 0)
+
+
+async def test_a_write_whose_guard_fails_changes_nothing(groups):
+    await groups.create_group("g1", "n", "ua", ["ub", "uc"], 1)
+    mod = ("owner", "admin")
+
+    # ub is a plain member, not a moderator: none of these happen.
+    assert await groups.add_members("g1", ["ud"], 10, guard={"ub": mod}) is None
+    assert not await groups.remove_member("g1", "uc", guard={"ub": mod})
+    assert not await groups.set_role("g1", "uc", "admin", guard={"ub": ("owner",)})
+    assert not await groups.set_member_mute("g1", "uc", 9, guard={"ub": mod})
+    assert not await groups.set_group_mute("g1", 9, guard={"ub": mod})
+    assert not await groups.dissolve("g1", guard={"ub": ("owner",)})
+    # The target's role is guarded too: an admin is not a plain member.
+    await groups.set_role("g1", "uc", "admin")
+    assert not await groups.remove_member("g1", "uc", guard={"ua": ("owner",), "uc": ("member",)})
+    assert not await groups.set_member_mute("g1", "uc", 9, guard={"ux": mod})
+
+    assert await groups.group("g1") == GroupRecord("g1", "n", "ua", 3, 0)
+    assert await groups.members("g1", "", 10) == [
+        MemberRecord("ua", "owner", 0),
+        MemberRecord("ub", "member", 0),
+        MemberRecord("uc", "admin", 0),
+    ]
+    # Guards that hold let the write through.
+    assert await groups.add_members("g1", ["ud"], 10, guard={"ua": mod}) == ["ud"]
+    assert await groups.remove_member("g1", "uc", guard={"ua": ("owner",), "uc": mod})
+    assert await groups.dissolve("g1", guard={"ua": ("owner",)})
