@@ -56,10 +56,14 @@ def dockerfile_path(name: str) -> Path:
     return IMAGES / f"{name}.Dockerfile"
 
 
+# Every image can export traces (IMFAAS_OTLP_ENDPOINT); without the setting nothing of it loads.
+ALWAYS_EXTRAS = ("otel",)
+
+
 def requirement(name: str) -> str:
-    """What pip installs for a function: the package with its drivers' extras."""
-    extras = extras_for(function_needs(name))
-    return f".[{','.join(extras)}]" if extras else "."
+    """What pip installs for a function: the package with its drivers' extras (and otel)."""
+    extras = [*extras_for(function_needs(name)), *ALWAYS_EXTRAS]
+    return f".[{','.join(extras)}]"
 
 
 def render(name: str) -> str:

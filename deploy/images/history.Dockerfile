@@ -10,7 +10,7 @@ COPY shared/ shared/
 COPY events/ events/
 COPY connection-gateway/ connection-gateway/
 COPY functions/ functions/
-RUN python -m venv /opt/imfaas && /opt/imfaas/bin/pip install --no-cache-dir ".[kafka,scylla]"
+RUN python -m venv /opt/imfaas && /opt/imfaas/bin/pip install --no-cache-dir ".[kafka,scylla,otel]"
 
 FROM python:3.11.13-slim-bookworm
 ENV PATH=/opt/imfaas/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

@@ -65,7 +65,9 @@ def test_each_function_installs_only_the_drivers_of_its_ports(dockerfiles: Modul
     assert dockerfiles.extras_for(dockerfiles.function_needs("history")) == ["kafka", "scylla"]
     assert dockerfiles.extras_for(dockerfiles.function_needs("send")) == ["kafka", "postgres"]
     for name in FUNCTION_NAMES:
-        extras = ",".join(dockerfiles.extras_for(dockerfiles.function_needs(name)))
+        extras = ",".join(
+            [*dockerfiles.extras_for(dockerfiles.function_needs(name)), *dockerfiles.ALWAYS_EXTRAS]
+        )
         text = dockerfiles.dockerfile_path(name).read_text()
         installs = [rest for kw, rest in dockerfiles.instructions(text) if "pip install" in rest]
         assert len(installs) == 1 and installs[0].endswith(f'".[{extras}]"'), installs

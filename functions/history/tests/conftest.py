@@ -80,9 +80,7 @@ class HistoryEnv:
         await self.store.handle(new_event(catalog.MESSAGE_SUBMITTED, "/test", data))
         return self.bus.of_type(catalog.MESSAGE_STORED)[-1].get_data()["message"]
 
-    async def ask(
-        self, user: str, frame: dict[str, Any], request_id: str = "q1", conn: str = "c1"
-    ):
+    async def ask(self, user: str, frame: dict[str, Any], request_id: str = "q1", conn: str = "c1"):
         """One frame from ``user``'s socket ``conn`` to the history function; the reply."""
         who = identity(user, conn_id=conn)
         reply = await reply_frame(self.fn.handle, {"id": request_id, **frame}, who)
