@@ -9,17 +9,23 @@ finding the next free seq.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from typing import Any
 
+from cassandra import WriteTimeout
+
 from imfaas.shared.adapters.cassandra_session import CassandraSession
-from imfaas.shared.errors import SeqConflict
+from imfaas.shared.errors import BackendUnavailable, SeqConflict
 from imfaas.shared.message import Message, MessageDraft, make_msg_id
 from imfaas.shared.ports.message_log import AppendResult
 
 BUCKET_SIZE = 1000
 # How far past a stale head a writer probes before giving up (and the bus retries).
 MAX_PROBES = 64
+# Lightweight transactions that time out under contention are tried this many times in all.
+CAS_ATTEMPTS = 4
 # Unread counts stop at this many (a client shows "999+"), bounding conv.list's work.
 UNREAD_SCAN_LIMIT = 1000
 
@@ -163,22 +169,33 @@ class ScyllaMessageLog:
             ts=draft.ts,
             content=draft.content,
         )
-        rows = await self._db.execute(
-            f"INSERT INTO messages ({_COLUMNS}, bucket, submission_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, false, false, ?, ?) IF NOT EXISTS",
-            [
-                message.conversation,
-                message.seq,
-                message.msg_id,
-                message.sender,
-                message.sender_device,
-                message.client_msg_id,
-                message.ts,
-                json.dumps(message.content, separators=(",", ":")),
-                bucket_of(seq),
-                draft.submission_id,
-            ],
-        )
+        params = [
+            message.conversation,
+            message.seq,
+            message.msg_id,
+            message.sender,
+            message.sender_device,
+            message.client_msg_id,
+            message.ts,
+            json.dumps(message.content, separators=(",", ":")),
+            bucket_of(seq),
+            draft.submission_id,
+        ]
+        for attempt in range(CAS_ATTEMPTS):
+            try:
+                rows = await self._db.execute(
+                    f"INSERT INTO messages ({_COLUMNS}, bucket, submission_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, false, false, ?, ?) IF NOT EXISTS",
+                    params,
+                )
+                break
+            except BackendUnavailable as exc:
+                # A Paxos round that timed out under contention may or may not have applied;
+                # the same IF NOT EXISTS again finds out (our own row reads as this
+                # submission's), so it is safe to retry.
+                if not isinstance(exc.__cause__, WriteTimeout) or attempt == CAS_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
         row = rows[0]
         if row.applied:
             return AppendResult(message, duplicate=False)
