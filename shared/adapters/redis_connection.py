@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import Iterator
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -22,6 +24,11 @@ def open_redis(url: str, timeout_s: float) -> redis.Redis:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
+        # After a Redis restart every pooled connection is stale: its first command fails
+        # with a connection error. Retry those on a fresh connection instead of failing one
+        # request per pooled connection (timeouts are not retried: the command may have run).
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        retry_on_error=[RedisConnectionError],
     )
 
 
