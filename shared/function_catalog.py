@@ -62,6 +62,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "group.mute",
             "group.transfer",
             "group.dissolve",
+            "group.rename",
         ),
     ),
     # Ephemeral signals: typing goes straight to fanout, nothing is stored.

@@ -18,12 +18,13 @@ from imfaas.functions.fanout.delivery_plan import (
     plan_session_close,
 )
 from imfaas.shared.adapter_factory import Ports
-from imfaas.shared.errors import BackendUnavailable, BadRequest
+from imfaas.shared.conversation_members import conversation_members
+from imfaas.shared.errors import BackendUnavailable, BadRequest, NotFound
 from imfaas.shared.function_runtime import FunctionBase
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/fanout"
-NEEDS = ("routes", "bus", "delivery")
+NEEDS = ("routes", "groups", "cache", "bus", "delivery")
 
 log = logging.getLogger("imfaas.fanout")
 
@@ -41,6 +42,7 @@ class FanoutFunction(FunctionBase):
 
     def __init__(self, ports: Ports) -> None:
         self._ports = ports
+        self._members = conversation_members(ports.groups_, ports.cache_)
 
     async def handle(self, event: CloudEvent) -> CloudEvent | None:
         """Deliver; an unreachable node is skipped (its sockets are gone; clients will sync)."""
@@ -64,7 +66,12 @@ class FanoutFunction(FunctionBase):
         return None
 
     async def _fan_out_message(self, data: dict) -> None:
-        message, members = data["message"], list(data["members"])
+        message = data["message"]
+        members = data.get("members")
+        if data["duplicate"]:
+            members = []  # a resend gets its ack again and reaches nobody else
+        elif members is None:
+            members = await self._group_members(message["conversation"])
         routes = await self._ports.routes.lookup(members)
         plan = plan_message(message, members, routes, data["reply_to"], bool(data["duplicate"]))
         await self._deliver(plan)
@@ -79,6 +86,13 @@ class FanoutFunction(FunctionBase):
                 ),
                 key=message["conversation"],
             )
+
+    async def _group_members(self, conversation: str) -> list[str]:
+        """The group's members now, from its cached snapshot (never the database per message)."""
+        try:
+            return await self._members.members_of(conversation)
+        except NotFound:
+            return []  # dissolved since the store: the sender still gets the ack
 
     async def _notify(self, data: dict) -> None:
         try:

@@ -28,11 +28,12 @@ from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.errors import Conflict, Forbidden, NotFound
 from imfaas.shared.function_catalog import spec_of
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
+from imfaas.shared.group_snapshots import GroupSnapshots
 from imfaas.shared.ports.group_directory import GroupRecord, Guard, MemberRecord
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/group"
-NEEDS = ("users", "groups", "bus")
+NEEDS = ("users", "groups", "cache", "bus")
 
 
 def _now_ms() -> int:
@@ -50,6 +51,7 @@ class GroupFunction(FunctionBase):
         self._config = config
         self._ports = ports
         self._clock = clock
+        self._snapshots = GroupSnapshots(ports.groups, ports.cache)
         self._router = FrameRouter(SOURCE)
         for frame_type in spec_of(self.name).frames:
             self._router.add(frame_type, getattr(self, frame_type.removeprefix("group.")))
@@ -232,6 +234,21 @@ class GroupFunction(FunctionBase):
         await self._notify(ctx, group_id, before, "dissolved", by=ctx.user_id)
         return {"type": "group.dissolve.ok"}
 
+    async def rename(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
+        """Give the group a new name (owner/admin); members get ``renamed``."""
+        group_id = req.read_group_id(frame)
+        name = req.read_name(frame, self._config.name_max_bytes)
+
+        async def check() -> Guard:
+            require_moderator((await self._membership(ctx, group_id)).role)
+            return {ctx.user_id: MODERATORS}
+
+        guard = await check()
+        await self._written(check, self._ports.groups.rename(group_id, name, guard))
+        everyone = await self._ports.groups.member_ids(group_id)
+        await self._notify(ctx, group_id, everyone, "renamed", name=name, by=ctx.user_id)
+        return {"type": "group.rename.ok"}
+
     @staticmethod
     async def _written(check: Callable[[], Awaitable[Guard]], write: Awaitable[bool]) -> None:
         """Await a guarded write; when its guard failed, the checks again give the reason."""
@@ -274,6 +291,9 @@ class GroupFunction(FunctionBase):
     async def _notify(
         self, ctx: FrameContext, group_id: str, to: list[str], kind: str, **fields: Any
     ) -> None:
+        """After a committed change: retire the group's cached snapshot (sends and reads
+        anywhere see the change from now on), then tell ``to``."""
+        await self._snapshots.changed(group_id)
         # Keyed by the group's conversation: the changes of one group reach members in order.
         key = f"g:{group_id}"
         frame = {"type": "group.event", "group_id": group_id, "kind": kind, **fields}

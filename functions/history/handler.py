@@ -24,14 +24,15 @@ from imfaas.functions.history.read_requests import (
 )
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import parse_conversation
-from imfaas.shared.conversation_members import moderates, require_member
+from imfaas.shared.conversation_members import conversation_members
 from imfaas.shared.errors import BadRequest, Forbidden, NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
 from imfaas.shared.message import Message, validate_content
+from imfaas.shared.ports.conversation_index import ConversationEntry
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/history"
-NEEDS = ("messages", "conversations", "bus")
+NEEDS = ("messages", "conversations", "groups", "cache", "bus")
 
 
 class HistoryFunction(FunctionBase):
@@ -42,6 +43,7 @@ class HistoryFunction(FunctionBase):
     def __init__(self, config: HistoryConfig, ports: Ports) -> None:
         self._config = config
         self._ports = ports
+        self._members = conversation_members(ports.groups_, ports.cache_)
         self._router = FrameRouter(SOURCE)
         self._router.add("sync", self.sync)
         self._router.add("msg.history", self.history)
@@ -58,13 +60,16 @@ class HistoryFunction(FunctionBase):
         """Every message above each cursor, ascending per conversation, ``limit`` in all."""
         cursors = read_cursors(frame)
         limit = read_limit(frame, self._config.sync_default_limit, self._config.sync_max_limit)
+        # Every conversation, not a page of them: sync must not skip old ones.
+        entries = await self._entries(ctx.user_id)
+        gone = []
         for conversation in cursors:
-            require_member(conversation, ctx.user_id)
-        entries = {
-            e.conversation: e
-            # Every conversation, not a page of them: sync must not skip old ones.
-            for e in await self._ports.conversations.list_for_user(ctx.user_id, None)
-        }
+            if conversation.startswith("d:"):
+                await self._members.require_member(conversation, ctx.user_id)
+            elif conversation not in entries:
+                # A group the user left, was kicked from or saw dissolved: named in ``gone``
+                # rather than failing every later sync of a client that still holds its cursor.
+                gone.append(conversation)
         # Oldest activity first, so a long-idle conversation is not starved by busy ones.
         behind = sorted(
             (e for e in entries.values() if e.last_seq > cursors.get(e.conversation, 0)),
@@ -90,6 +95,7 @@ class HistoryFunction(FunctionBase):
             "messages": messages,
             "cursors": new_cursors,
             "has_more": has_more,
+            **({"gone": gone} if gone else {}),
         }
 
     async def history(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +103,7 @@ class HistoryFunction(FunctionBase):
         if "conversation" not in frame:
             raise BadRequest("conversation is required")
         conversation = parse_conversation(frame["conversation"]).text
-        require_member(conversation, ctx.user_id)
+        await self._members.require_member(conversation, ctx.user_id)
         limit = read_limit(
             frame, self._config.history_default_limit, self._config.history_max_limit
         )
@@ -112,11 +118,10 @@ class HistoryFunction(FunctionBase):
 
     async def conversations(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """The user's conversations, newest activity first, with unread counts."""
-        entries = await self._ports.conversations.list_for_user(
-            ctx.user_id, self._config.conv_list_max
-        )
+        everything = await self._entries(ctx.user_id)
+        entries = sorted(everything.values(), key=lambda e: (-e.last_ts, e.conversation))
         listed = []
-        for entry in entries:
+        for entry in entries[: self._config.conv_list_max]:
             last = await self._ports.messages.read_before(entry.conversation, None, 1)
             unread = await self._ports.messages.count_unread(
                 entry.conversation, ctx.user_id, entry.read_seq
@@ -135,9 +140,18 @@ class HistoryFunction(FunctionBase):
     async def read(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Raise the caller's read mark; a seq beyond the last message is ``bad_request``."""
         conversation, seq = read_position(frame)
-        members = require_member(conversation, ctx.user_id)
-        entries = await self._ports.conversations.get_entries(ctx.user_id, [conversation])
-        entry = entries.get(conversation)
+        members = await self._members.require_member(conversation, ctx.user_id)
+        if conversation.startswith("g:"):
+            # A group message writes no row per member: the reader's row holds just the mark.
+            last_seq = (await self._ports.conversations.activity([conversation])).get(
+                conversation, (0, 0)
+            )[0]
+            if 0 < seq <= last_seq:
+                await self._ports.conversations.ensure_entry(ctx.user_id, conversation)
+            entry = ConversationEntry(conversation, last_seq, 0, 0)
+        else:
+            entries = await self._ports.conversations.get_entries(ctx.user_id, [conversation])
+            entry = entries.get(conversation)
         # Every seq a client has seen is counted in last_seq before anyone is told of it, so
         # a larger one is a client's mistake, not a race: refuse it rather than clamp.
         if entry is None or seq > entry.last_seq:
@@ -153,14 +167,14 @@ class HistoryFunction(FunctionBase):
     async def recall(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Recall a message: the sender within the window (a moderator at any time)."""
         conversation, seq = read_position(frame)
-        members = require_member(conversation, ctx.user_id)
+        members = await self._members.require_member(conversation, ctx.user_id)
         message = await self._message(conversation, seq)
         check_recall(
             message,
             ctx.user_id,
             int(time.time() * 1000),
             self._config.recall_window_ms,
-            moderator=moderates(conversation, ctx.user_id),
+            moderator=await self._members.moderates(conversation, ctx.user_id),
         )
         if await self._ports.messages.recall(conversation, seq) is None:
             raise NotFound("no message with that seq")
@@ -172,7 +186,7 @@ class HistoryFunction(FunctionBase):
         """Replace the content of the caller's own message (same kind, same limits as a send)."""
         conversation, seq = read_position(frame)
         content = validate_content(frame.get("content"), self._config.max_text_bytes)
-        members = require_member(conversation, ctx.user_id)
+        members = await self._members.require_member(conversation, ctx.user_id)
         check_edit(await self._message(conversation, seq), ctx.user_id, content)
         edited = await self._ports.messages.edit(conversation, seq, content)
         if edited is None:
@@ -182,6 +196,20 @@ class HistoryFunction(FunctionBase):
         frame_out = {"type": "msg.edited", "conversation": conversation, "seq": seq}
         await self._notify(ctx, conversation, members, {**frame_out, "content": edited.content})
         return {"type": "msg.edit.ok"}
+
+    async def _entries(self, user_id: str) -> dict[str, ConversationEntry]:
+        """Every conversation of the user: direct ones from the index; each group the user
+        belongs to now, with the group's activity and the user's read mark."""
+        rows = await self._ports.conversations.list_for_user(user_id, None)
+        groups = [f"g:{group_id}" for group_id in await self._ports.groups.groups_of(user_id)]
+        activity = await self._ports.conversations.activity(groups)
+        marks = {e.conversation: e.read_seq for e in rows if e.conversation.startswith("g:")}
+        entries = {e.conversation: e for e in rows if not e.conversation.startswith("g:")}
+        for conversation in groups:
+            last_seq, last_ts = activity.get(conversation, (0, 0))
+            read_seq = marks.get(conversation, 0)
+            entries[conversation] = ConversationEntry(conversation, last_seq, last_ts, read_seq)
+        return entries
 
     async def _message(self, conversation: str, seq: int) -> Message:
         message = await self._ports.messages.get(conversation, seq)

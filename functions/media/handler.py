@@ -14,14 +14,14 @@ from imfaas.functions.media.upload_request import (
     read_upload_request,
 )
 from imfaas.shared.adapter_factory import Ports
-from imfaas.shared.conversation_members import members_of
+from imfaas.shared.conversation_members import conversation_members
 from imfaas.shared.errors import NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
 from imfaas.shared.ports.media_registry import MediaUpload
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/media"
-NEEDS = ("media", "objects")
+NEEDS = ("media", "objects", "groups", "cache")
 
 
 class MediaFunction(FunctionBase):
@@ -36,6 +36,7 @@ class MediaFunction(FunctionBase):
     def __init__(self, config: MediaConfig, ports: Ports) -> None:
         self._config = config
         self._ports = ports
+        self._members = conversation_members(ports.groups_, ports.cache_)
         self._router = FrameRouter(SOURCE)
         self._router.add("media.upload_url", self.upload_url)
         self._router.add("media.download_url", self.download_url)
@@ -86,7 +87,7 @@ class MediaFunction(FunctionBase):
             return True
         for conversation in await self._ports.media.conversations_referencing(upload.object_key):
             try:
-                if user_id in members_of(conversation):
+                if user_id in await self._members.members_of(conversation):
                     return True
             except NotFound:
                 continue  # a group that no longer exists grants nothing

@@ -24,7 +24,7 @@ from imfaas.functions.presence.presence_requests import presence_event, read_wat
 from imfaas.functions.presence.watchers import Watcher, add_watcher, watchers_of
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import ConversationId, parse_conversation
-from imfaas.shared.conversation_members import require_member
+from imfaas.shared.conversation_members import conversation_members
 from imfaas.shared.errors import BackendUnavailable, BadRequest, Forbidden, NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
 from imfaas.shared.settings import Settings
@@ -46,6 +46,7 @@ class PresenceFunction(FunctionBase):
     def __init__(self, config: PresenceConfig, ports: Ports) -> None:
         self._config = config
         self._ports = ports
+        self._membership = conversation_members(ports.groups_, ports.cache_)
         self._router = FrameRouter(SOURCE)
         self._router.add("typing", self.typing)
         self._router.add("presence.subscribe", self.subscribe)
@@ -76,12 +77,12 @@ class PresenceFunction(FunctionBase):
 
     async def _members(self, conversation: ConversationId, user_id: str) -> list[str]:
         """The members, if ``user_id`` is one; a group outsider gets not_found (as from group)."""
-        if conversation.kind == "d":
-            return require_member(conversation, user_id)
-        group_id = conversation.parts[0]
-        if await self._ports.groups.member(group_id, user_id) is None:
-            raise NotFound("no such group")
-        return await self._ports.groups.member_ids(group_id)
+        try:
+            return await self._membership.require_member(conversation, user_id)
+        except Forbidden:
+            if conversation.kind == "d":
+                raise
+            raise NotFound("no such group") from None
 
     async def subscribe(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
         """Each user's status now; their changes later, for as long as this socket lives."""
@@ -92,9 +93,14 @@ class PresenceFunction(FunctionBase):
             raise NotFound(f"no such user: {missing[0]}")
         if not self._config.anyone:
             # The whole request is refused: nothing is subscribed when one user is not allowed.
+            my_groups: set[str] | None = None
             for user in others:
-                if not await self._ports.relations.are_friends(ctx.user_id, user):
-                    raise Forbidden(f"not friends with {user}")
+                if await self._ports.relations.are_friends(ctx.user_id, user):
+                    continue
+                if my_groups is None:
+                    my_groups = set(await self._ports.groups.groups_of(ctx.user_id))
+                if my_groups.isdisjoint(await self._ports.groups.groups_of(user)):
+                    raise Forbidden(f"neither a friend nor in a group with {user}")
         watcher = Watcher(ctx.user_id, ctx.node_id, ctx.conn_id)
         for user in users:
             await add_watcher(self._ports.cache, user, watcher, self._config.subscription_ttl_s)

@@ -12,6 +12,7 @@ from imfaas.events.codec import new_event
 from imfaas.functions.send.config import SendConfig
 from imfaas.functions.send.submission import read_submission
 from imfaas.shared.adapter_factory import Ports
+from imfaas.shared.conversation_members import conversation_members
 from imfaas.shared.direct_message_policy import require_direct_allowed
 from imfaas.shared.errors import NotFound
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
@@ -19,7 +20,7 @@ from imfaas.shared.media_references import require_own_upload
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/send"
-NEEDS = ("users", "relations", "media", "bus")
+NEEDS = ("users", "relations", "media", "groups", "cache", "bus")
 
 
 class SendFunction(FunctionBase):
@@ -30,6 +31,7 @@ class SendFunction(FunctionBase):
     def __init__(self, config: SendConfig, ports: Ports) -> None:
         self._config = config
         self._ports = ports
+        self._members = conversation_members(ports.groups_, ports.cache_)
         self._router = FrameRouter(SOURCE)
         self._router.add("msg.send", self.send_message)
 
@@ -40,11 +42,13 @@ class SendFunction(FunctionBase):
     async def send_message(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any] | None:
         """Publish ``message.submitted`` keyed by conversation; fanout sends the ``msg.ack``."""
         submission = read_submission(frame, ctx.user_id, self._config)
-        others = [m for m in submission.members if m != ctx.user_id]
-        existing = await self._ports.users.existing_users(others)
-        if len(existing) != len(set(others)):
-            raise NotFound("unknown recipient")
+        now_ms = int(time.time() * 1000)
+        # Groups: membership and mutes from the group's cached snapshot, on every send.
+        members = await self._members.require_poster(submission.conversation, ctx.user_id, now_ms)
         if submission.conversation.startswith("d:"):
+            others = [m for m in members if m != ctx.user_id]
+            if not await self._ports.users.existing_users(others):
+                raise NotFound("unknown recipient")
             # Blocks (either way) and the policy: refused before anything is stored.
             await require_direct_allowed(
                 self._ports.relations, ctx.user_id, others[0], self._config.direct_message_policy
@@ -56,7 +60,7 @@ class SendFunction(FunctionBase):
             "sender_device": ctx.device_id,
             "client_msg_id": submission.client_msg_id,
             "content": submission.content,
-            "submitted_ts": int(time.time() * 1000),
+            "submitted_ts": now_ms,
             "reply_to": {"node": ctx.node_id, "conn": ctx.conn_id, "request_id": ctx.request_id},
         }
         await self._ports.bus.publish(

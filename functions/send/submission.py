@@ -11,23 +11,21 @@ from imfaas.shared.conversation_id import (
     direct_conversation,
     parse_conversation,
 )
-from imfaas.shared.conversation_members import require_member
 from imfaas.shared.errors import BadRequest
 from imfaas.shared.message import validate_client_msg_id, validate_content
 
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A valid message, with the users that must exist for it to be deliverable."""
+    """A well-formed message (who may post it is the handler's check)."""
 
     conversation: str
-    members: list[str]
     client_msg_id: str
     content: dict[str, Any]
 
 
 def read_submission(frame: dict[str, Any], sender: str, config: SendConfig) -> Submission:
-    """Validate a ``msg.send`` frame; raise ``BadRequest``, ``TooLarge`` or ``Forbidden``."""
+    """Validate a ``msg.send`` frame; raise ``BadRequest`` or ``TooLarge``."""
     has_to, has_conv = "to" in frame, "conversation" in frame
     if has_to == has_conv:
         raise BadRequest("give exactly one of 'to' and 'conversation'")
@@ -38,10 +36,8 @@ def read_submission(frame: dict[str, Any], sender: str, config: SendConfig) -> S
         conversation = direct_conversation(sender, recipient)
     else:
         conversation = parse_conversation(frame["conversation"]).text
-    members = require_member(conversation, sender)
     return Submission(
         conversation=conversation,
-        members=members,
         client_msg_id=validate_client_msg_id(
             frame.get("client_msg_id"), config.max_client_msg_id_len
         ),

@@ -11,7 +11,7 @@ from imfaas.events.codec import new_event
 from imfaas.functions.store.config import StoreConfig
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import parse_conversation
-from imfaas.shared.conversation_members import members_of
+from imfaas.shared.conversation_members import conversation_members
 from imfaas.shared.errors import BadRequest
 from imfaas.shared.function_runtime import FunctionBase
 from imfaas.shared.media_references import referenced_object
@@ -19,7 +19,7 @@ from imfaas.shared.message import MessageDraft
 from imfaas.shared.settings import Settings
 
 SOURCE = "/imfaas/functions/store"
-NEEDS = ("messages", "conversations", "media", "bus")
+NEEDS = ("messages", "conversations", "media", "groups", "cache", "bus")
 
 
 def read_draft(event: CloudEvent, now_ms: int) -> tuple[MessageDraft, dict[str, str]]:
@@ -58,22 +58,33 @@ class StoreFunction(FunctionBase):
     def __init__(self, config: StoreConfig, ports: Ports) -> None:
         self._config = config
         self._ports = ports
+        self._members = conversation_members(ports.groups_, ports.cache_)
 
     async def handle(self, event: CloudEvent) -> CloudEvent | None:
         """Store one submitted message; errors propagate so the bus retries."""
         if event["type"] != catalog.MESSAGE_SUBMITTED:
             raise BadRequest(f"store does not handle {event['type']}")
         draft, reply_to = read_draft(event, int(time.time() * 1000))
-        members_of(draft.conversation)  # a conversation that does not exist stores nothing
+        # A group dissolved since the send stores nothing (NotFound: not a retry case).
+        await self._members.members_of(draft.conversation)
         result = await self._ports.messages.append(draft, self._config.dedup_ttl_ms)
         message = result.message
         # A resend may name another conversation than the stored message (dedup spans all
         # of a sender's conversations): everything below follows the stored message.
-        members = members_of(message.conversation)
-        # Also on a duplicate: a crash may have come between the append and this line.
-        await self._ports.conversations.record_message(
-            message.conversation, members, message.seq, message.ts
-        )
+        # Also on a duplicate: a crash may have come between the append and these lines.
+        stored: dict[str, object] = {}
+        if message.conversation.startswith("g:"):
+            # One write however many members; fanout lists them from the group's snapshot,
+            # so a 10,000-member list never travels in the event.
+            await self._ports.conversations.record_activity(
+                message.conversation, message.seq, message.ts
+            )
+        else:
+            members = await self._members.members_of(message.conversation)
+            await self._ports.conversations.record_message(
+                message.conversation, members, message.seq, message.ts
+            )
+            stored["members"] = members
         # Before anyone hears of the message: its members may then download what it names.
         object_key = referenced_object(message.content)
         if object_key is not None:
@@ -86,7 +97,7 @@ class StoreFunction(FunctionBase):
                     "message": message.to_wire(),
                     "duplicate": result.duplicate,
                     "reply_to": reply_to,
-                    "members": members,
+                    **stored,
                 },
                 subject=message.conversation,
             ),

@@ -22,6 +22,13 @@ MIGRATIONS = [
         PRIMARY KEY (user_id, conversation)
     )
     """,
+    """
+    CREATE TABLE IF NOT EXISTS conversation_activity (
+        conversation text PRIMARY KEY,
+        last_seq bigint,
+        last_ts bigint
+    )
+    """,
 ]
 
 
@@ -64,6 +71,38 @@ class ScyllaConversationIndex:
                 " WHERE user_id = ? AND conversation = ?",
                 [seq, ts, member, conversation],
             )
+
+    async def record_activity(self, conversation: str, seq: int, ts: int) -> None:
+        """Raise the conversation's row (its one writer, store, makes read-then-write safe)."""
+        rows = await self._db.execute(
+            "SELECT last_seq FROM conversation_activity WHERE conversation = ?", [conversation]
+        )
+        if rows and (rows[0].last_seq or 0) >= seq:
+            return
+        await self._db.execute(
+            "UPDATE conversation_activity SET last_seq = ?, last_ts = ? WHERE conversation = ?",
+            [seq, ts, conversation],
+        )
+
+    async def activity(self, conversations: list[str]) -> dict[str, tuple[int, int]]:
+        """The recorded activity of the given conversations."""
+        if not conversations:
+            return {}
+        rows = await self._db.execute(
+            "SELECT conversation, last_seq, last_ts FROM conversation_activity"
+            " WHERE conversation IN ?",
+            [list(conversations)],
+        )
+        return {row.conversation: (row.last_seq or 0, row.last_ts or 0) for row in rows}
+
+    async def ensure_entry(self, user_id: str, conversation: str) -> None:
+        """Insert an all-zero entry unless one exists (a lightweight transaction: a plain
+        insert would reset a read mark another device just raised)."""
+        await self._db.execute(
+            "INSERT INTO user_conversations (user_id, conversation, last_seq, last_ts, read_seq)"
+            " VALUES (?, ?, 0, 0, 0) IF NOT EXISTS",
+            [user_id, conversation],
+        )
 
     async def list_for_user(self, user_id: str, limit: int | None) -> list[ConversationEntry]:
         """The user's conversations, newest activity first (all when ``limit`` is None)."""

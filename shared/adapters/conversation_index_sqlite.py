@@ -19,6 +19,13 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX user_conversations_recent ON user_conversations (user_id, last_ts DESC)
     """,
+    """
+    CREATE TABLE conversation_activity (
+        conversation TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
 ]
 
 
@@ -56,6 +63,36 @@ class SqliteConversationIndex:
             )
 
         await self._db.transaction(upsert)
+
+    async def record_activity(self, conversation: str, seq: int, ts: int) -> None:
+        """Upsert the conversation's row; never moves back."""
+        await self._db.write(
+            "INSERT INTO conversation_activity (conversation, last_seq, last_ts) VALUES (?, ?, ?)"
+            " ON CONFLICT (conversation) DO UPDATE SET"
+            " last_seq = MAX(last_seq, excluded.last_seq),"
+            " last_ts = MAX(last_ts, excluded.last_ts)",
+            (conversation, seq, ts),
+        )
+
+    async def activity(self, conversations: list[str]) -> dict[str, tuple[int, int]]:
+        """The recorded activity of the given conversations."""
+        if not conversations:
+            return {}
+        marks = ",".join("?" * len(conversations))
+        rows = await self._db.query(
+            "SELECT conversation, last_seq, last_ts FROM conversation_activity"
+            f" WHERE conversation IN ({marks})",
+            list(conversations),
+        )
+        return {row["conversation"]: (row["last_seq"], row["last_ts"]) for row in rows}
+
+    async def ensure_entry(self, user_id: str, conversation: str) -> None:
+        """Insert an all-zero entry unless one exists."""
+        await self._db.write(
+            "INSERT OR IGNORE INTO user_conversations (user_id, conversation, last_seq, last_ts)"
+            " VALUES (?, ?, 0, 0)",
+            (user_id, conversation),
+        )
 
     async def list_for_user(self, user_id: str, limit: int | None) -> list[ConversationEntry]:
         """The user's conversations, newest activity first (all when ``limit`` is None)."""

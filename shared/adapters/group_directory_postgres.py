@@ -121,6 +121,14 @@ class PostgresGroupDirectory:
             )
         return [row[0] for row in rows]
 
+    async def groups_of(self, user: str) -> list[str]:
+        """The user's groups (by the member index)."""
+        async with self._db.connection() as conn:
+            rows = await conn.fetch(
+                "SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id", user
+            )
+        return [row[0] for row in rows]
+
     async def add_members(
         self, group_id: str, users: list[str], limit: int, guard: Guard | None = None
     ) -> list[str] | None:
@@ -194,6 +202,12 @@ class PostgresGroupDirectory:
             guard,
             "UPDATE chat_groups SET muted_all_until = $2 WHERE group_id = $1",
             until_ms,
+        )
+
+    async def rename(self, group_id: str, name: str, guard: Guard | None = None) -> bool:
+        """Set the group's name."""
+        return await self._changed(
+            group_id, guard, "UPDATE chat_groups SET name = $2 WHERE group_id = $1", name
         )
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:

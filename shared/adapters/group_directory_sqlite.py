@@ -107,6 +107,13 @@ class SqliteGroupDirectory:
         )
         return [row[0] for row in rows]
 
+    async def groups_of(self, user: str) -> list[str]:
+        """The user's groups (by the member index)."""
+        rows = await self._db.query(
+            "SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id", (user,)
+        )
+        return [row[0] for row in rows]
+
     async def add_members(
         self, group_id: str, users: list[str], limit: int, guard: Guard | None = None
     ) -> list[str] | None:
@@ -173,6 +180,12 @@ class SqliteGroupDirectory:
             guard,
             "UPDATE chat_groups SET muted_all_until = ? WHERE group_id = ?",
             (until_ms, group_id),
+        )
+
+    async def rename(self, group_id: str, name: str, guard: Guard | None = None) -> bool:
+        """Set the group's name."""
+        return await self._changed(
+            group_id, guard, "UPDATE chat_groups SET name = ? WHERE group_id = ?", (name, group_id)
         )
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:

@@ -24,6 +24,17 @@ class ConversationIndex(Protocol):
     ) -> None:
         """Note a stored message for every member (idempotent; ``last_seq`` is a max)."""
 
+    async def record_activity(self, conversation: str, seq: int, ts: int) -> None:
+        """Note a stored message once for the whole conversation (groups: one write however
+        many members; idempotent, ``seq``/``ts`` are maxima)."""
+
+    async def activity(self, conversations: list[str]) -> dict[str, tuple[int, int]]:
+        """``(last_seq, last_ts)`` of the given conversations that have any recorded activity."""
+
+    async def ensure_entry(self, user_id: str, conversation: str) -> None:
+        """Give the user an entry (all zero) unless there is one: a group member's read mark
+        needs a row, which a group message does not write per member."""
+
     async def list_for_user(self, user_id: str, limit: int | None) -> list[ConversationEntry]:
         """The user's conversations, newest activity first; all of them when ``limit`` is None."""
 

@@ -57,6 +57,9 @@ class GroupDirectory(Protocol):
     async def member_ids(self, group_id: str) -> list[str]:
         """Every member's user id, sorted."""
 
+    async def groups_of(self, user: str) -> list[str]:
+        """The ids of the live groups ``user`` is a member of, sorted."""
+
     async def add_members(
         self, group_id: str, users: list[str], limit: int, guard: Guard | None = None
     ) -> list[str] | None:
@@ -82,6 +85,9 @@ class GroupDirectory(Protocol):
         self, group_id: str, until_ms: int, guard: Guard | None = None
     ) -> bool:
         """Mute the whole group until ``until_ms`` (0 lifts it); False when gone."""
+
+    async def rename(self, group_id: str, name: str, guard: Guard | None = None) -> bool:
+        """Give the group a new name; False when gone."""
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:
         """Hand ownership from ``owner`` (who becomes ``admin``) to the member ``new_owner``;

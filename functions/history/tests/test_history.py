@@ -135,8 +135,14 @@ async def test_sync_cursor_for_a_conversation_of_others_is_forbidden(env):
     assert_error(reply, "forbidden")
 
 
-async def test_sync_cursor_for_an_unknown_group_is_not_found(env):
-    assert_error(await env.ask("ua", {"type": "sync", "cursors": {"g:nope": 0}}), "not_found")
+async def test_sync_cursor_for_an_unknown_group_comes_back_as_gone(env):
+    await env.post(AB, "ua")
+    reply = await env.ask("ua", {"type": "sync", "cursors": {"g:nope": 3}})
+
+    assert reply["type"] == "sync.result"
+    assert reply["gone"] == ["g:nope"]
+    assert reply["cursors"] == {"g:nope": 3, AB: 1}
+    assert [m["conversation"] for m in reply["messages"]] == [AB]
 
 
 @pytest.mark.parametrize(
