@@ -166,3 +166,27 @@ async def test_read_marks_survive_closing_and_reopening(open_port):
     reopened = await open_port("conversations")
 
     assert await reopened.list_for_user("bob", 10) == [ConversationEntry(AB, 7, 7000, 6)]
+
+
+async def test_group_activity_is_one_row_that_only_moves_forward(index):
+    await index.record_activity(GROUP, 2, 2000)
+    await index.record_activity(GROUP, 5, 5000)
+    await index.record_activity(GROUP, 3, 3000)  # a replay of an older message
+
+    assert await index.activity([GROUP, AB]) == {GROUP: (5, 5000)}
+    assert await index.activity([]) == {}
+    # Nobody's list gets a row from group activity.
+    assert await index.list_for_user("alice", None) == []
+
+
+async def test_ensure_entry_adds_a_zero_row_once_and_keeps_a_read_mark(index):
+    await index.ensure_entry("alice", GROUP)
+    assert await index.get_entries("alice", [GROUP]) == {
+        GROUP: ConversationEntry(GROUP, last_seq=0, last_ts=0, read_seq=0)
+    }
+    assert await index.set_read("alice", GROUP, 4) == 4
+
+    await index.ensure_entry("alice", GROUP)
+
+    assert (await index.get_entries("alice", [GROUP]))[GROUP].read_seq == 4
+    assert await index.get_entries("bob", [GROUP]) == {}

@@ -158,3 +158,28 @@ async def test_a_write_whose_guard_fails_changes_nothing(groups):
     assert await groups.add_members("g1", ["ud"], 10, guard={"ua": mod}) == ["ud"]
     assert await groups.remove_member("g1", "uc", guard={"ua": ("owner",), "uc": mod})
     assert await groups.dissolve("g1", guard={"ua": ("owner",)})
+
+
+async def test_groups_of_lists_a_users_live_groups(groups):
+    await groups.create_group("g1", "one", "ua", ["ub"], 5)
+    await groups.create_group("g2", "two", "ub", ["uc"], 5)
+    await groups.create_group("g0", "zero", "uc", ["ub"], 5)
+
+    assert await groups.groups_of("ub") == ["g0", "g1", "g2"]
+    assert await groups.groups_of("ua") == ["g1"]
+    assert await groups.groups_of("nobody") == []
+
+    assert await groups.remove_member("g1", "ub")
+    assert await groups.dissolve("g0")
+    assert await groups.groups_of("ub") == ["g2"]
+
+
+async def test_rename_changes_the_name_under_a_guard(groups):
+    await groups.create_group("g1", "old", "ua", ["ub"], 5)
+
+    assert not await groups.rename("g1", "by member", guard={"ub": ("owner", "admin")})
+    assert (await groups.group("g1")).name == "old"
+
+    assert await groups.rename("g1", "new", guard={"ua": ("owner", "admin")})
+    assert (await groups.group("g1")).name == "new"
+    assert not await groups.rename("nope", "x")
