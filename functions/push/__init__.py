@@ -1,0 +1,1 @@
+"""The push function: notifications to offline devices through FCM, APNs and HMS."""
