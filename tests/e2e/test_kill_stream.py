@@ -1,7 +1,8 @@
 """Kill tests: a stream of messages while processes are killed and backends restarted.
 
 On the local cluster over the real backends (``IMFAAS_BACKENDS=real`` only). Devices send
-at least ``IMFAAS_KILL_MESSAGES`` (default 10,000) messages across many direct conversations,
+at least ``IMFAAS_KILL_MESSAGES`` (default 10,000) messages across many direct conversations
+and a few groups,
 behaving as real apps do (imfaas/device_client.py: resend with the same ``client_msg_id``
 until acked, reconnect, sync, drop duplicates). Meanwhile, one at a time: ``kill -9`` of a
 gateway, ``send``, ``store``, ``fanout`` and the dispatcher (``imfaas up`` restarts them like a
@@ -9,8 +10,6 @@ kubelet), restarts of Kafka, Cassandra and PostgreSQL, and a Redis FLUSHALL. Aft
 every acknowledged message is stored exactly once at its acked seq, seqs are 1..n in every
 conversation, nothing unacknowledged was stored, each device's messages in one conversation
 keep its sending order, and every device converged to the server's history.
-
-Group conversations join this stream when groups exist (the features issue).
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ TARGET = int(os.environ.get("IMFAAS_KILL_MESSAGES", "10000"))
 RATE = float(os.environ.get("IMFAAS_KILL_RATE", "150"))  # messages/s, all devices together
 USERS = 24
 DEVICES_PER_USER = 2
+GROUPS = 4
 WARMUP_S = 5.0
 SETTLE_S = 3.0
 FLOWING_ACKS = 50
@@ -56,6 +56,11 @@ DEADLINE_S = 1200.0
 def peers_of(i: int, n: int) -> list[int]:
     """Each user talks with its ring neighbours and the user opposite: many conversations."""
     return sorted({(i + d) % n for d in (1, -1, 2, -2, n // 2)} - {i})
+
+
+def groups_of(i: int, n: int) -> list[int]:
+    """Which of the GROUPS groups user ``i`` is in: one or two of them."""
+    return sorted({i % GROUPS, (i // GROUPS + 1) % GROUPS})
 
 
 def infra(server: str, command: str) -> None:
@@ -166,21 +171,24 @@ async def disrupt(disruptor: Disruptor, stream: Stream) -> None:
 async def run_device(
     device: DeviceClient,
     index: int,
-    peers: list[str],
+    targets: list[str],
     stream: Stream,
     acks: dict[str, tuple[dict[str, Any], DeviceClient, str]],
 ) -> None:
     rng = random.Random(index)
     interval = USERS * DEVICES_PER_USER / RATE
     while (number := stream.next_number()) is not None:
-        peer = rng.choice(peers)
+        target = rng.choice(targets)
         client_msg_id = f"d{index}-m{number}"
         content = {"kind": "text", "text": client_msg_id}
         sent_at = time.monotonic()
-        ack = await device.send(content, client_msg_id, to=peer)
+        if target.startswith("g:"):
+            ack = await device.send(content, client_msg_id, conversation=target)
+        else:
+            ack = await device.send(content, client_msg_id, to=target)
         stream.ack_latencies.append(time.monotonic() - sent_at)
         stream.acked += 1
-        acks[client_msg_id] = (ack, device, peer)
+        acks[client_msg_id] = (ack, device, target)
         await asyncio.sleep(rng.uniform(0.5, 1.5) * interval)
 
 
@@ -195,6 +203,16 @@ async def test_kill_and_restart_everything_mid_stream(server, client: ImfaasClie
             await device.connect()
             devices.append(device)
 
+    # The groups: each created by its first member over a plain socket, before any disruption.
+    group_convs: list[str] = []
+    for g in range(GROUPS):
+        members = [user_ids[i] for i in range(USERS) if g in groups_of(i, USERS)]
+        owner = next(d for d in devices if d.user_id == members[0])
+        conn = await client.connect(owner.session)
+        created = await conn.request("group.create", name=f"kill-{g}", members=members[1:])
+        await conn.close()
+        group_convs.append(created["conversation"])
+
     stream = Stream(TARGET)
     acks: dict[str, tuple[dict[str, Any], DeviceClient, str]] = {}
     disruptor = Disruptor(server.data_dir, server.port)
@@ -207,7 +225,8 @@ async def test_kill_and_restart_everything_mid_stream(server, client: ImfaasClie
                     run_device(
                         device,
                         i,
-                        [user_ids[p] for p in peers_of(i // DEVICES_PER_USER, USERS)],
+                        [user_ids[p] for p in peers_of(i // DEVICES_PER_USER, USERS)]
+                        + [group_convs[g] for g in groups_of(i // DEVICES_PER_USER, USERS)],
                         stream,
                         acks,
                     )
@@ -225,7 +244,7 @@ async def test_kill_and_restart_everything_mid_stream(server, client: ImfaasClie
         for user, view in views.items():
             for conversation, messages in view.items():
                 seen = history.setdefault(conversation, messages)
-                # Both members see the same messages at the same seqs.
+                # Every member sees the same messages at the same seqs.
                 assert {s: m["msg_id"] for s, m in seen.items()} == {
                     s: m["msg_id"] for s, m in messages.items()
                 }, f"{user} sees another {conversation}"
@@ -240,13 +259,12 @@ async def test_kill_and_restart_everything_mid_stream(server, client: ImfaasClie
         assert len(acks) == stream.issued
         where = {m["client_msg_id"]: m for m in stored}
         sequence_of_device: dict[tuple[int, str], list[tuple[int, int]]] = {}
-        for client_msg_id, (ack, device, peer) in acks.items():
+        for client_msg_id, (ack, device, target) in acks.items():
             message = where[client_msg_id]
-            assert (
-                message["conversation"]
-                == ack["conversation"]
-                == direct_conversation(device.user_id, peer)
+            expected = (
+                target if target.startswith("g:") else direct_conversation(device.user_id, target)
             )
+            assert message["conversation"] == ack["conversation"] == expected
             assert (message["seq"], message["msg_id"]) == (ack["seq"], ack["msg_id"])
             assert message["sender"] == device.user_id
             assert message["content"] == {"kind": "text", "text": client_msg_id}
