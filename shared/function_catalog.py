@@ -63,6 +63,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             "group.transfer",
             "group.dissolve",
             "group.rename",
+            "group.settings",
         ),
     ),
     # Ephemeral signals: typing goes straight to fanout, nothing is stored.

@@ -41,7 +41,7 @@ def _encode(snapshot: GroupSnapshot) -> str:
     g = snapshot.group
     return json.dumps(
         {
-            "g": [g.group_id, g.name, g.owner, g.member_count, g.muted_all_until],
+            "g": [g.group_id, g.name, g.owner, g.member_count, g.muted_all_until, g.anyone_invites],
             "m": [[m.user, m.role, m.muted_until] for m in snapshot.members.values()],
         },
         separators=(",", ":"),

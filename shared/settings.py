@@ -52,6 +52,7 @@ DEFAULT_FRAME_RATES: dict[str, tuple[float, int]] = {
     "group.transfer": (5.0, 20),
     "group.dissolve": (5.0, 20),
     "group.rename": (1.0, 10),
+    "group.settings": (1.0, 10),
     "presence.subscribe": (5.0, 20),
     "media.upload_url": (5.0, 20),
     "media.download_url": (20.0, 100),

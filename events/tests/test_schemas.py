@@ -338,6 +338,10 @@ GOOD: list[tuple[str, Any]] = [
     ),
     ("frames/group.create", {"type": "group.create", "id": "11", "name": "Just me", "members": []}),
     (
+        "frames/group.create",
+        {"type": "group.create", "id": "11", "name": "Open", "members": [], "anyone_invites": True},
+    ),
+    (
         "frames/group.create.ok",
         {"type": "group.create.ok", "id": "11", "group_id": "team42", "conversation": GROUP},
     ),
@@ -388,6 +392,11 @@ GOOD: list[tuple[str, Any]] = [
     ("frames/group.dissolve.ok", {"type": "group.dissolve.ok", "id": "12"}),
     ("frames/group.rename", {"type": "group.rename", "id": "13", "group_id": "t", "name": "Ops"}),
     ("frames/group.rename.ok", {"type": "group.rename.ok", "id": "13"}),
+    (
+        "frames/group.settings",
+        {"type": "group.settings", "id": "14", "group_id": "t", "anyone_invites": True},
+    ),
+    ("frames/group.settings.ok", {"type": "group.settings.ok", "id": "14"}),
     (
         "frames/group.event",
         {"type": "group.event", "group_id": "team42", "kind": "joined", "users": ["bob"]},
@@ -731,6 +740,12 @@ BAD = [
     bad("frames/group.rename", {"type": "group.rename", "id": "13", "group_id": "t"}, "no name"),
     bad("frames/group.rename.ok", {"type": "group.rename.ok"}, "no id"),
     bad(
+        "frames/group.settings",
+        {"type": "group.settings", "id": "14", "group_id": "t", "anyone_invites": "yes"},
+        "anyone_invites not a boolean",
+    ),
+    bad("frames/group.settings.ok", {"type": "group.settings.ok"}, "no id"),
+    bad(
         "frames/group.event",
         {"type": "group.event", "group_id": "team42", "kind": "exploded"},
         "unknown kind",
@@ -1014,6 +1029,8 @@ OPTIONAL = {
     "frames/friend.request": {"message"},
     "frames/group.members": {"after", "limit"},
     "frames/group.mute": {"user"},
+    "frames/group.create": {"anyone_invites"},
+    "frames/group.info.ok": {"group.anyone_invites"},
     "frames/group.event": {"users"},
     "frames/presence": {"last_seen"},
     "http/login.request": {"device_id", "platform"},

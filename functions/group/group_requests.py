@@ -65,3 +65,13 @@ def read_page(frame: dict[str, Any], default: int, maximum: int) -> tuple[str, i
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise BadRequest("limit must be a positive integer")
     return after, min(limit, maximum)
+
+
+def read_flag(frame: dict[str, Any], field: str, *, default: bool | None = None) -> bool:
+    """A boolean under ``field``; absent gives ``default`` (``bad_request`` when None)."""
+    if field not in frame and default is not None:
+        return default
+    value = frame.get(field)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{field} must be true or false")
+    return value

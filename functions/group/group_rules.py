@@ -13,6 +13,11 @@ def require_moderator(role: str) -> None:
         raise Forbidden("only the group's owner or an admin may do this")
 
 
+def inviters(anyone_invites: bool) -> tuple[str, ...]:
+    """The roles that may invite: every member when the group allows it, else moderators."""
+    return ("owner", "admin", "member") if anyone_invites else MODERATORS
+
+
 def require_owner(role: str) -> None:
     """Set roles, transfer, dissolve: the owner only."""
     if role != "owner":

@@ -20,6 +20,7 @@ from imfaas.functions.group import group_requests as req
 from imfaas.functions.group.config import GroupConfig
 from imfaas.functions.group.group_rules import (
     MODERATORS,
+    inviters,
     require_moderator,
     require_outranks,
     require_owner,
@@ -64,11 +65,14 @@ class GroupFunction(FunctionBase):
         """A new group owned by the caller; the members (and the owner) get ``joined``."""
         name = req.read_name(frame, self._config.name_max_bytes)
         others = [u for u in req.read_users(frame, "members", allow_empty=True) if u != ctx.user_id]
+        anyone_invites = req.read_flag(frame, "anyone_invites", default=False)
         await self._require_users(others)
         if len(others) + 1 > self._config.member_limit:
             raise Conflict(f"a group has at most {self._config.member_limit} members")
         group_id = "g" + secrets.token_hex(8)
-        await self._ports.groups.create_group(group_id, name, ctx.user_id, others, self._clock())
+        await self._ports.groups.create_group(
+            group_id, name, ctx.user_id, others, self._clock(), anyone_invites
+        )
         members = sorted([ctx.user_id, *others])
         await self._notify(ctx, group_id, members, "joined", users=members)
         return {"type": "group.create.ok", "group_id": group_id, "conversation": f"g:{group_id}"}
@@ -86,6 +90,7 @@ class GroupFunction(FunctionBase):
                 "owner": group.owner,
                 "member_count": group.member_count,
                 "muted_all": group.muted_all_until > self._clock(),
+                "anyone_invites": group.anyone_invites,
             },
         }
 
@@ -113,17 +118,26 @@ class GroupFunction(FunctionBase):
         }
 
     async def invite(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
-        """Add users (owner/admin); beyond the member limit ``conflict`` and nobody added."""
+        """Add users (owner/admin, or any member where the group allows it); beyond the member
+        limit ``conflict`` and nobody added."""
         group_id = req.read_group_id(frame)
         users = req.read_users(frame, "users", allow_empty=False)
-        require_moderator((await self._membership(ctx, group_id)).role)
+
+        async def check() -> Guard:
+            me = await self._membership(ctx, group_id)
+            allowed = inviters((await self._group(group_id)).anyone_invites)
+            if me.role not in allowed:
+                raise Forbidden("only the group's owner or an admin may invite here")
+            return {ctx.user_id: allowed}
+
+        guard = await check()
         await self._require_users(users)
         added = await self._ports.groups.add_members(
-            group_id, users, self._config.member_limit, guard={ctx.user_id: MODERATORS}
+            group_id, users, self._config.member_limit, guard=guard
         )
         if added is None:
             # Either the caller lost the right meanwhile (the checks say so) or the group is full.
-            require_moderator((await self._membership(ctx, group_id)).role)
+            await check()
             raise Conflict(f"a group has at most {self._config.member_limit} members")
         if added:
             everyone = await self._ports.groups.member_ids(group_id)
@@ -248,6 +262,24 @@ class GroupFunction(FunctionBase):
         everyone = await self._ports.groups.member_ids(group_id)
         await self._notify(ctx, group_id, everyone, "renamed", name=name, by=ctx.user_id)
         return {"type": "group.rename.ok"}
+
+    async def settings(self, ctx: FrameContext, frame: dict[str, Any]) -> dict[str, Any]:
+        """Change the group's settings (owner/admin): ``anyone_invites``; members get
+        ``settings``."""
+        group_id = req.read_group_id(frame)
+        anyone_invites = req.read_flag(frame, "anyone_invites")
+
+        async def check() -> Guard:
+            require_moderator((await self._membership(ctx, group_id)).role)
+            return {ctx.user_id: MODERATORS}
+
+        guard = await check()
+        write = self._ports.groups.set_anyone_invites(group_id, anyone_invites, guard)
+        await self._written(check, write)
+        everyone = await self._ports.groups.member_ids(group_id)
+        fields = {"anyone_invites": anyone_invites, "by": ctx.user_id}
+        await self._notify(ctx, group_id, everyone, "settings", **fields)
+        return {"type": "group.settings.ok"}
 
     @staticmethod
     async def _written(check: Callable[[], Awaitable[Guard]], write: Awaitable[bool]) -> None:

@@ -25,6 +25,7 @@ MIGRATIONS = [
     );
     CREATE INDEX group_members_by_user ON group_members (user_id)
     """,
+    "ALTER TABLE chat_groups ADD COLUMN anyone_invites BOOLEAN NOT NULL DEFAULT false",
 ]
 
 _MEMBER = (
@@ -63,17 +64,24 @@ class PostgresGroupDirectory:
         await self._db.migrate("groups", MIGRATIONS)
 
     async def create_group(
-        self, group_id: str, name: str, owner: str, members: list[str], now_ms: int
+        self,
+        group_id: str,
+        name: str,
+        owner: str,
+        members: list[str],
+        now_ms: int,
+        anyone_invites: bool = False,
     ) -> None:
         """Insert the group, its owner and its members."""
         async with self._db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO chat_groups (group_id, name, owner, created_ms)"
-                " VALUES ($1, $2, $3, $4)",
+                "INSERT INTO chat_groups (group_id, name, owner, created_ms, anyone_invites)"
+                " VALUES ($1, $2, $3, $4, $5)",
                 group_id,
                 name,
                 owner,
                 now_ms,
+                anyone_invites,
             )
             rows = [(group_id, owner, "owner")]
             rows += [(group_id, user, "member") for user in sorted(set(members) - {owner})]
@@ -85,14 +93,21 @@ class PostgresGroupDirectory:
         """The group with its member count."""
         async with self._db.connection() as conn:
             row = await conn.fetchrow(
-                "SELECT name, owner, muted_all_until,"
+                "SELECT name, owner, muted_all_until, anyone_invites,"
                 " (SELECT count(*) FROM group_members m WHERE m.group_id = g.group_id) AS n"
                 " FROM chat_groups g WHERE group_id = $1",
                 group_id,
             )
         if row is None:
             return None
-        return GroupRecord(group_id, row["name"], row["owner"], row["n"], row["muted_all_until"])
+        return GroupRecord(
+            group_id,
+            row["name"],
+            row["owner"],
+            row["n"],
+            row["muted_all_until"],
+            row["anyone_invites"],
+        )
 
     async def member(self, group_id: str, user: str) -> MemberRecord | None:
         """One membership."""
@@ -208,6 +223,17 @@ class PostgresGroupDirectory:
         """Set the group's name."""
         return await self._changed(
             group_id, guard, "UPDATE chat_groups SET name = $2 WHERE group_id = $1", name
+        )
+
+    async def set_anyone_invites(
+        self, group_id: str, value: bool, guard: Guard | None = None
+    ) -> bool:
+        """Set who may invite."""
+        return await self._changed(
+            group_id,
+            guard,
+            "UPDATE chat_groups SET anyone_invites = $2 WHERE group_id = $1",
+            value,
         )
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:

@@ -25,6 +25,7 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX group_members_by_user ON group_members (user_id)
     """,
+    "ALTER TABLE chat_groups ADD COLUMN anyone_invites INTEGER NOT NULL DEFAULT 0",
 ]
 
 _MEMBER = "SELECT user_id, role, muted_until FROM group_members WHERE group_id = ? AND user_id = ?"
@@ -55,14 +56,21 @@ class SqliteGroupDirectory:
         await self._db.migrate("groups", MIGRATIONS)
 
     async def create_group(
-        self, group_id: str, name: str, owner: str, members: list[str], now_ms: int
+        self,
+        group_id: str,
+        name: str,
+        owner: str,
+        members: list[str],
+        now_ms: int,
+        anyone_invites: bool = False,
     ) -> None:
         """Insert the group, its owner and its members."""
 
         def body(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO chat_groups (group_id, name, owner, created_ms) VALUES (?, ?, ?, ?)",
-                (group_id, name, owner, now_ms),
+                "INSERT INTO chat_groups (group_id, name, owner, created_ms, anyone_invites)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (group_id, name, owner, now_ms, int(anyone_invites)),
             )
             rows = [(group_id, owner, "owner")]
             rows += [(group_id, user, "member") for user in sorted(set(members) - {owner})]
@@ -77,12 +85,14 @@ class SqliteGroupDirectory:
 
         def body(conn: sqlite3.Connection) -> GroupRecord | None:
             row = conn.execute(
-                "SELECT name, owner, muted_all_until FROM chat_groups WHERE group_id = ?",
+                "SELECT name, owner, muted_all_until, anyone_invites FROM chat_groups"
+                " WHERE group_id = ?",
                 (group_id,),
             ).fetchone()
             if row is None:
                 return None
-            return GroupRecord(group_id, row[0], row[1], _count(conn, group_id), row[2])
+            count = _count(conn, group_id)
+            return GroupRecord(group_id, row[0], row[1], count, row[2], bool(row[3]))
 
         return await self._db.transaction(body)
 
@@ -186,6 +196,17 @@ class SqliteGroupDirectory:
         """Set the group's name."""
         return await self._changed(
             group_id, guard, "UPDATE chat_groups SET name = ? WHERE group_id = ?", (name, group_id)
+        )
+
+    async def set_anyone_invites(
+        self, group_id: str, value: bool, guard: Guard | None = None
+    ) -> bool:
+        """Set who may invite."""
+        return await self._changed(
+            group_id,
+            guard,
+            "UPDATE chat_groups SET anyone_invites = ? WHERE group_id = ?",
+            (int(value), group_id),
         )
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:

@@ -16,13 +16,15 @@ Guard = Mapping[str, tuple[str, ...]]
 
 @dataclass(frozen=True, slots=True)
 class GroupRecord:
-    """One live group; ``muted_all_until`` is a ms epoch (0: not muted)."""
+    """One live group; ``muted_all_until`` is a ms epoch (0: not muted); ``anyone_invites``:
+    every member may invite, not only the owner and admins."""
 
     group_id: str
     name: str
     owner: str
     member_count: int
     muted_all_until: int
+    anyone_invites: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,13 @@ class GroupDirectory(Protocol):
     writes on that group; a dissolved group is gone (every read finds nothing)."""
 
     async def create_group(
-        self, group_id: str, name: str, owner: str, members: list[str], now_ms: int
+        self,
+        group_id: str,
+        name: str,
+        owner: str,
+        members: list[str],
+        now_ms: int,
+        anyone_invites: bool = False,
     ) -> None:
         """Create a group owned by ``owner`` with ``members`` (the owner excluded) as
         ``member``; the caller checks the member limit."""
@@ -88,6 +96,11 @@ class GroupDirectory(Protocol):
 
     async def rename(self, group_id: str, name: str, guard: Guard | None = None) -> bool:
         """Give the group a new name; False when gone."""
+
+    async def set_anyone_invites(
+        self, group_id: str, value: bool, guard: Guard | None = None
+    ) -> bool:
+        """Let every member invite (True) or only the owner and admins; False when gone."""
 
     async def transfer(self, group_id: str, owner: str, new_owner: str) -> bool:
         """Hand ownership from ``owner`` (who becomes ``admin``) to the member ``new_owner``;

@@ -302,3 +302,18 @@ class _AnyId:
 
 
 ANY_ID = _AnyId()
+
+
+async def test_an_open_group_lets_any_member_invite(new_user, connect) -> None:
+    made = [await new_user() for _ in range(4)]
+    a, b, c, d = [await connect(session) for _, _, session in made]
+    bob, carol, dave = (user_id for _, user_id, _ in made[1:])
+    created = await a.request("group.create", name="open", members=[bob], anyone_invites=True)
+    group_id = created["group_id"]
+
+    await b.request("group.invite", group_id=group_id, users=[carol])
+    assert (await next_group_event(c, "joined"))["users"] == [carol]
+    await a.request("group.settings", group_id=group_id, anyone_invites=False)
+    assert (await next_group_event(b, "settings"))["anyone_invites"] is False
+    assert await refused(b, "group.invite", group_id=group_id, users=[dave]) == "forbidden"
+    assert (await d.request("conv.list"))["conversations"] == []

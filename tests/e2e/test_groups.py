@@ -44,6 +44,7 @@ async def test_group_lifecycle_and_its_events(new_user, connect) -> None:
         "owner": alice,
         "member_count": 3,
         "muted_all": False,
+        "anyone_invites": False,
     }
 
     await a.request("group.set_role", group_id=group_id, user=bob, role="admin")

@@ -105,6 +105,7 @@ async def test_info_for_members_only(env):
         "owner": "ua",
         "member_count": 3,
         "muted_all": False,
+        "anyone_invites": False,
     }
     # An outsider cannot tell this group from one that does not exist.
     assert_error(await env.ask("ud", {"type": "group.info", "group_id": group_id}), "not_found")

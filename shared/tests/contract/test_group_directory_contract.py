@@ -183,3 +183,16 @@ async def test_rename_changes_the_name_under_a_guard(groups):
     assert await groups.rename("g1", "new", guard={"ua": ("owner", "admin")})
     assert (await groups.group("g1")).name == "new"
     assert not await groups.rename("nope", "x")
+
+
+async def test_anyone_invites_is_set_at_creation_and_changed_under_a_guard(groups):
+    await groups.create_group("g1", "open", "ua", ["ub"], 5, anyone_invites=True)
+    await groups.create_group("g2", "closed", "ua", ["ub"], 5)
+
+    assert (await groups.group("g1")).anyone_invites is True
+    assert (await groups.group("g2")).anyone_invites is False
+    assert not await groups.set_anyone_invites("g2", True, guard={"ub": ("owner", "admin")})
+    assert (await groups.group("g2")).anyone_invites is False
+    assert await groups.set_anyone_invites("g2", True, guard={"ua": ("owner", "admin")})
+    assert (await groups.group("g2")).anyone_invites is True
+    assert not await groups.set_anyone_invites("nope", True)
