@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 from imfaas.functions.push.providers.oauth_token_cache import (
     AccessTokenCache,
     IssuedToken,
     TokenFetchError,
+    request_oauth_token,
 )
 from imfaas.functions.push.tests.fake_push_server import FakeClock
 
@@ -93,3 +95,44 @@ async def test_invalidate_drops_only_the_refused_token() -> None:
     cache.invalidate("token-1")
     assert await cache.get() == "token-2"
     assert fetch.calls == 2
+
+
+async def _token_request(response: httpx.Response) -> IssuedToken:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return response
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        try:
+            return await request_oauth_token(http, "https://auth.test/token", {"a": "b c"})
+        finally:
+            assert [r.content for r in seen] == [b"a=b+c"]
+
+
+async def test_a_token_request_reads_the_token_and_its_lifetime() -> None:
+    issued = await _token_request(
+        httpx.Response(200, json={"access_token": "tok", "expires_in": 3599})
+    )
+    assert issued == IssuedToken("tok", 3599.0)
+
+
+@pytest.mark.parametrize(
+    ("response", "retryable"),
+    [
+        (httpx.Response(400, json={"error": "invalid_grant"}), False),
+        (httpx.Response(401, json={"error": "invalid_client"}), False),
+        (httpx.Response(429), True),
+        (httpx.Response(503), True),
+        (httpx.Response(200, json={"token_type": "Bearer"}), True),
+        (httpx.Response(200, text="<html>"), True),
+    ],
+)
+async def test_a_failed_token_request_says_whether_to_retry(
+    response: httpx.Response, retryable: bool
+) -> None:
+    with pytest.raises(TokenFetchError) as failure:
+        await _token_request(response)
+    assert failure.value.retryable is retryable
+    assert failure.value.status_code == response.status_code
