@@ -219,6 +219,18 @@ class PostgresDeviceRegistry:
             )
         return [PushToken(**dict(row)) for row in rows]
 
+    async def drop_push_token(self, user_id: str, device_id: str, token: str) -> bool:
+        """Delete the device's token only if it is still ``token`` (a compare-and-delete)."""
+        async with self._db.connection() as conn:
+            dropped = await conn.fetchval(
+                "DELETE FROM push_tokens WHERE user_id = $1 AND device_id = $2 AND token = $3"
+                " RETURNING 1",
+                user_id,
+                device_id,
+                token,
+            )
+        return dropped == 1
+
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""
         async with self._db.connection() as conn:

@@ -201,6 +201,15 @@ class SqliteDeviceRegistry:
         )
         return [PushToken(**dict(row)) for row in rows]
 
+    async def drop_push_token(self, user_id: str, device_id: str, token: str) -> bool:
+        """Delete the device's token only if it is still ``token`` (a compare-and-delete)."""
+        rows = await self._db.write(
+            "DELETE FROM push_tokens WHERE user_id = ? AND device_id = ? AND token = ?"
+            " RETURNING device_id",
+            (user_id, device_id, token),
+        )
+        return bool(rows)
+
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""
         rows = await self._db.query(

@@ -107,5 +107,9 @@ class DeviceRegistry(Protocol):
     async def push_tokens(self, user_id: str) -> list[PushToken]:
         """The push tokens of every device of the user, by device id."""
 
+    async def drop_push_token(self, user_id: str, device_id: str, token: str) -> bool:
+        """Remove the device's push token if it is still ``token`` (a provider said it is
+        invalid); False when it had another one or none (a newer registration is kept)."""
+
     async def is_session_live(self, session_id: str, now_ms: int) -> bool:
         """True if the family exists, is not revoked and has not expired."""

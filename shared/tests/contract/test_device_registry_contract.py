@@ -401,3 +401,85 @@ async def test_push_tokens_survive_closing_and_reopening(open_port):
     reopened = await open_port("devices")
 
     assert await reopened.push_tokens("u1") == [PushToken("u1", "d1", "apns", "kept", NOW)]
+
+
+# -- dropping an invalid push token ------------------------------------------------------
+
+
+async def test_drop_push_token_removes_the_current_token_of_that_device_only(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(seated("s2", "d2"))
+    await devices.set_push_token(push("d1", "bad"), "s1")
+    await devices.set_push_token(push("d2", "good"), "s2")
+
+    assert await devices.drop_push_token("u1", "d1", "bad")
+
+    assert [t.token for t in await devices.push_tokens("u1")] == ["good"]
+    assert not await devices.drop_push_token("u1", "d1", "bad")  # already gone
+
+
+async def test_drop_push_token_keeps_a_newer_registration(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.set_push_token(push("d1", "old"), "s1")
+    await devices.set_push_token(push("d1", "new"), "s1")
+
+    assert not await devices.drop_push_token("u1", "d1", "old")
+
+    assert [t.token for t in await devices.push_tokens("u1")] == ["new"]
+
+
+async def test_drop_push_token_of_a_device_without_one_is_false(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.set_push_token(push("d1", "tok"), "s1")
+
+    assert not await devices.drop_push_token("u1", "d2", "tok")
+    assert not await devices.drop_push_token("u2", "d1", "tok")
+    assert [t.token for t in await devices.push_tokens("u1")] == ["tok"]
+
+
+async def test_drop_push_token_leaves_the_device_that_took_the_token_over(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(seated("s2", "d9", "u2"))
+    await devices.set_push_token(push("d1", "shared"), "s1")
+    await devices.set_push_token(push("d9", "shared", "u2"), "s2")
+
+    assert not await devices.drop_push_token("u1", "d1", "shared")
+
+    assert [t.device_id for t in await devices.push_tokens("u2")] == ["d9"]
+
+
+async def test_a_device_registers_again_after_its_token_was_dropped(devices):
+    await devices.create_family(seated("s1", "d1"))
+    await devices.set_push_token(push("d1", "bad"), "s1")
+    await devices.drop_push_token("u1", "d1", "bad")
+
+    assert await devices.set_push_token(push("d1", "fresh"), "s1")
+
+    assert [t.token for t in await devices.push_tokens("u1")] == ["fresh"]
+
+
+async def test_a_drop_racing_a_new_registration_never_loses_the_new_token(devices):
+    for i in range(5):
+        await devices.create_family(seated(f"s{i}", f"d{i}"))
+        await devices.set_push_token(push(f"d{i}", f"old{i}"), f"s{i}")
+
+    await asyncio.gather(
+        *(devices.drop_push_token("u1", f"d{i}", f"old{i}") for i in range(5)),
+        *(devices.set_push_token(push(f"d{i}", f"new{i}"), f"s{i}") for i in range(5)),
+    )
+
+    assert [t.token for t in await devices.push_tokens("u1")] == [f"new{i}" for i in range(5)]
+
+
+async def test_a_dropped_push_token_stays_dropped_after_reopening(open_port):
+    devices = await open_port("devices")
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(seated("s2", "d2"))
+    await devices.set_push_token(push("d1", "bad"), "s1")
+    await devices.set_push_token(push("d2", "good"), "s2")
+    await devices.drop_push_token("u1", "d1", "bad")
+    await open_port.close()
+
+    reopened = await open_port("devices")
+
+    assert [t.token for t in await reopened.push_tokens("u1")] == ["good"]
