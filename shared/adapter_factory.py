@@ -16,6 +16,7 @@ from imfaas.shared.ports.media_registry import MediaRegistry
 from imfaas.shared.ports.message_log import MessageLog
 from imfaas.shared.ports.node_registry import NodeRegistry
 from imfaas.shared.ports.object_store import ObjectStore
+from imfaas.shared.ports.push_registry import PushRegistry
 from imfaas.shared.ports.relationship_store import RelationshipStore
 from imfaas.shared.ports.route_table import RouteTable
 from imfaas.shared.ports.user_directory import UserDirectory
@@ -35,6 +36,7 @@ PORT_NAMES = (
     "media",
     "objects",
     "groups",
+    "pushes",
 )
 
 
@@ -59,6 +61,7 @@ class Ports:
     media_: MediaRegistry | None = None
     objects_: ObjectStore | None = None
     groups_: GroupDirectory | None = None
+    pushes_: PushRegistry | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # One check per server client opened: True when that server answers now.
     pings: list[Callable[[], Awaitable[bool]]] = field(default_factory=list)
@@ -121,6 +124,10 @@ class Ports:
     def groups(self) -> GroupDirectory:
         return self._get("groups")  # type: ignore[return-value]
 
+    @property
+    def pushes(self) -> PushRegistry:
+        return self._get("pushes")  # type: ignore[return-value]
+
     async def ping(self) -> bool:
         """True when every server this process uses answers (a readiness check)."""
         results = await asyncio.gather(*(ping() for ping in self.pings), return_exceptions=True)
@@ -132,7 +139,7 @@ class Ports:
             await self.closers.pop()()
 
 
-_RELATIONAL = ("users", "devices", "relations", "media", "groups")
+_RELATIONAL = ("users", "devices", "relations", "media", "groups", "pushes")
 _MESSAGE_STORE = ("messages", "conversations")
 
 
@@ -285,6 +292,7 @@ async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
         from imfaas.shared.adapters.device_registry_postgres import PostgresDeviceRegistry
         from imfaas.shared.adapters.group_directory_postgres import PostgresGroupDirectory
         from imfaas.shared.adapters.media_registry_postgres import PostgresMediaRegistry
+        from imfaas.shared.adapters.push_registry_postgres import PostgresPushRegistry
         from imfaas.shared.adapters.relationship_store_postgres import (
             PostgresRelationshipStore,
         )
@@ -296,11 +304,13 @@ async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
             "relations": PostgresRelationshipStore,
             "media": PostgresMediaRegistry,
             "groups": PostgresGroupDirectory,
+            "pushes": PostgresPushRegistry,
         }
         return pg_types[name](await clients.postgres())
     from imfaas.shared.adapters.device_registry_sqlite import SqliteDeviceRegistry
     from imfaas.shared.adapters.group_directory_sqlite import SqliteGroupDirectory
     from imfaas.shared.adapters.media_registry_sqlite import SqliteMediaRegistry
+    from imfaas.shared.adapters.push_registry_sqlite import SqlitePushRegistry
     from imfaas.shared.adapters.relationship_store_sqlite import SqliteRelationshipStore
     from imfaas.shared.adapters.user_directory_sqlite import SqliteUserDirectory
 
@@ -310,6 +320,7 @@ async def _relational_adapter(settings: Settings, clients: _Clients, name: str):
         "relations": SqliteRelationshipStore,
         "media": SqliteMediaRegistry,
         "groups": SqliteGroupDirectory,
+        "pushes": SqlitePushRegistry,
     }
     return sqlite_types[name](await clients.sqlite())
 

@@ -46,7 +46,16 @@ REAL_BACKEND_SETTINGS = {
     "bus_backend": os.environ.get("IMFAAS_REAL_BUS_BACKEND", "kafka"),
 }
 
-_SQLITE_PORTS = {"users", "devices", "relations", "media", "groups", "messages", "conversations"}
+_SQLITE_PORTS = {
+    "users",
+    "devices",
+    "relations",
+    "media",
+    "groups",
+    "pushes",
+    "messages",
+    "conversations",
+}
 
 
 class PortOpener:
