@@ -37,6 +37,7 @@ PORT_EXTRAS = {
     "bus": "kafka",
     "media": "postgres",
     "groups": "postgres",
+    "pushes": "postgres",
     "objects": "s3",
 }
 

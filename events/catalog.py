@@ -21,6 +21,12 @@ HTTP_RESPONSE = "io.imfaas.http.response.v1"  # data: {"status", "body", "header
 MESSAGE_SUBMITTED = "io.imfaas.message.submitted.v1"
 MESSAGE_STORED = "io.imfaas.message.stored.v1"
 PUSH_REQUESTED = "io.imfaas.push.requested.v1"
+# The push pipeline's own stages (one function, three topics): one user's notification to
+# plan (keyed by user), one device's notification to send (keyed by user), and the dead
+# letters (after the retry budget, or a permanent rejection).
+PUSH_TASK = "io.imfaas.push.task.v1"
+PUSH_JOB = "io.imfaas.push.job.v1"
+PUSH_DEAD = "io.imfaas.push.dead.v1"
 SESSION_REVOKED = "io.imfaas.session.revoked.v1"
 # A server frame for every online device of some users (friend, group, receipt, recall and
 # edit events): fanout delivers it, nothing stores it.
@@ -49,6 +55,9 @@ TOPICS = {
     MESSAGE_SUBMITTED: "imfaas.message.submitted",
     MESSAGE_STORED: "imfaas.message.stored",
     PUSH_REQUESTED: "imfaas.push.requested",
+    PUSH_TASK: "imfaas.push.task",
+    PUSH_JOB: "imfaas.push.job",
+    PUSH_DEAD: "imfaas.push.dead",
     SESSION_REVOKED: "imfaas.session.revoked",
     USERS_NOTIFIED: "imfaas.users.notified",
 }

@@ -141,6 +141,8 @@ class Ports:
 
 _RELATIONAL = ("users", "devices", "relations", "media", "groups", "pushes")
 _MESSAGE_STORE = ("messages", "conversations")
+# The ports whose data is durable (migrated by `imfaas migrate`): databases, not hot state.
+DURABLE_PORTS = _RELATIONAL + _MESSAGE_STORE
 
 
 async def open_ports(settings: Settings, needs: Iterable[str] = PORT_NAMES) -> Ports:

@@ -70,6 +70,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     # Presence: the gateway invokes it directly with socket.presence when a socket is
     # routed or unrouted (no topic: a lost one is corrected by the next change).
     FunctionSpec("presence", frames=("typing", "presence.subscribe")),
+    # Offline push: three stages of one function, each an event type (a topic) of its own.
+    FunctionSpec(
+        "push",
+        frames=("push.settings", "push.mute"),
+        consumes=(catalog.PUSH_REQUESTED, catalog.PUSH_TASK, catalog.PUSH_JOB),
+    ),
     FunctionSpec(
         "fanout",
         consumes=(catalog.MESSAGE_STORED, catalog.SESSION_REVOKED, catalog.USERS_NOTIFIED),

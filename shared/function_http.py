@@ -55,7 +55,12 @@ def http_entry(
 
     async def entry(request: Request) -> Response:
         if request.method == "GET" and request.url.path == "/metrics":
-            return Response(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+            body = metrics.exposition()
+            # A function may count its own domain (push: sends per provider and outcome).
+            own = getattr(state.get("fn"), "metrics", None)
+            if own is not None:
+                body += own.exposition()
+            return Response(body, headers={"Content-Type": CONTENT_TYPE})
         try:
             fn = await function()
         except BackendUnavailable as exc:

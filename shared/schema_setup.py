@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from imfaas.events import catalog
+from imfaas.shared.adapter_factory import DURABLE_PORTS, open_ports
 from imfaas.shared.adapter_factory import open_object_store as open_object_store
-from imfaas.shared.adapter_factory import open_ports
 from imfaas.shared.settings import Settings
-
-DURABLE_PORTS = ("users", "devices", "relations", "media", "groups", "messages", "conversations")
 
 
 async def set_up_backends(settings: Settings, with_objects: bool) -> list[str]:

@@ -57,6 +57,8 @@ DEFAULT_FRAME_RATES: dict[str, tuple[float, int]] = {
     "media.upload_url": (5.0, 20),
     "media.download_url": (20.0, 100),
     "device.push_token": (1.0, 5),
+    "push.settings": (1.0, 10),
+    "push.mute": (5.0, 20),
 }
 
 
@@ -174,6 +176,30 @@ class Settings:
     media_mime_types: tuple[str, ...] = DEFAULT_MEDIA_MIME_TYPES
     media_url_ttl_s: int = 900
     backend_timeout_s: float = 5.0
+    # Offline push (the push function). Limits: notifications per user per minute and per
+    # app (all users) per second, beyond them dropped; the retry budget per notification.
+    push_user_per_minute: int = 30
+    push_app_per_second: int = 1000
+    push_max_attempts: int = 8
+    push_retry_base_s: float = 1.0
+    push_retry_max_s: float = 300.0
+    push_timeout_s: float = 10.0
+    # Providers: each is off until its credentials are set. URLs change only to point at a
+    # fake; push_ca_file adds a CA the provider clients trust (the fakes' own, in tests).
+    push_fcm_credentials_file: str = ""
+    push_fcm_base_url: str = "https://fcm.googleapis.com"
+    push_fcm_token_uri: str = ""
+    push_apns_key_file: str = ""
+    push_apns_key_id: str = ""
+    push_apns_team_id: str = ""
+    push_apns_bundle_id: str = ""
+    push_apns_sandbox: bool = False
+    push_apns_base_url: str = ""
+    push_hms_app_id: str = ""
+    push_hms_client_secret: str = ""
+    push_hms_base_url: str = "https://push-api.cloud.huawei.com"
+    push_hms_token_url: str = "https://oauth-login.cloud.huawei.com/oauth2/v3/token"
+    push_ca_file: str = ""
     # Tokens. The private key signs (login function only); public keys verify (gateway).
     jwt_private_key_file: str = ""
     jwt_public_keys_dir: str = ""

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from imfaas.events.client_frames import SocketIdentity, client_frame_event
 from imfaas.events.codec import encode_http
 from imfaas.shared.access_tokens import ensure_key_pair
-from imfaas.shared.adapter_factory import Ports, open_ports
+from imfaas.shared.adapter_factory import DURABLE_PORTS, Ports, open_ports
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.settings import Settings
 
@@ -76,22 +76,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 async def open_test_ports(settings: Settings) -> tuple[Ports, RecordingEventBus, RecordingDelivery]:
     """Embedded durable adapters plus a recording bus and delivery."""
-    ports = await open_ports(
-        settings,
-        (
-            "users",
-            "devices",
-            "relations",
-            "media",
-            "groups",
-            "pushes",
-            "messages",
-            "conversations",
-            "routes",
-            "cache",
-            "nodes",
-        ),
-    )
+    ports = await open_ports(settings, (*DURABLE_PORTS, "routes", "cache", "nodes"))
     bus, delivery = RecordingEventBus(), RecordingDelivery()
     ports.bus_ = bus
     ports.delivery_ = delivery

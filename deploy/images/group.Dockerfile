@@ -1,6 +1,6 @@
 # The group function's image. Generated from deploy/images/function.Dockerfile.in by
 # `python deploy/dockerfiles.py`; edit the template, not this file.
-# Drivers: only the extras its ports use (users, groups, bus -> kafka, postgres).
+# Drivers: only the extras its ports use (users, groups, cache, bus -> kafka, postgres, redis).
 FROM python:3.11.13-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -10,7 +10,7 @@ COPY shared/ shared/
 COPY events/ events/
 COPY connection-gateway/ connection-gateway/
 COPY functions/ functions/
-RUN python -m venv /opt/imfaas && /opt/imfaas/bin/pip install --no-cache-dir ".[kafka,postgres,otel]"
+RUN python -m venv /opt/imfaas && /opt/imfaas/bin/pip install --no-cache-dir ".[kafka,postgres,redis,otel]"
 
 FROM python:3.11.13-slim-bookworm
 ENV PATH=/opt/imfaas/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

@@ -243,6 +243,22 @@ SUBMITTED = {
     "submitted_ts": 1_700_000_000_000,
     "reply_to": REPLY_TO,
 }
+PUSH_JOB = {
+    "key": "01HZX3:d1",
+    "user": "bob",
+    "device": "d1",
+    "provider": "apns",
+    "token": "a" * 64,
+    "notification": {
+        "title": "New message",
+        "body": None,
+        "conversation": "d:alice:bob",
+        "seq": 1,
+        "badge": 2,
+    },
+    "attempt": 0,
+    "not_before": 0,
+}
 STORED = {"message": MESSAGE, "duplicate": False, "reply_to": REPLY_TO, "members": ["alice", "bob"]}
 PUSH = {"message": MESSAGE, "users": ["bob"]}
 SOCKET_UP = {
@@ -459,6 +475,20 @@ GOOD: list[tuple[str, Any]] = [
     ("events/message.stored", having(STORED, duplicate=True)),
     ("events/message.stored", without(STORED, "members")),
     ("events/push.requested", PUSH),
+    ("events/push.task", {"user": "bob", "message": MESSAGE}),
+    ("events/push.job", PUSH_JOB),
+    ("events/push.dead", {**PUSH_JOB, "attempt": 8, "reason": "InternalServerError"}),
+    ("frames/push.settings", {"type": "push.settings", "id": "1"}),
+    (
+        "frames/push.settings",
+        {"type": "push.settings", "id": "1", "preview": False, "dnd": {"start": 1320, "end": 420}},
+    ),
+    (
+        "frames/push.settings.ok",
+        {"type": "push.settings.ok", "id": "1", "preview": True, "dnd": None},
+    ),
+    ("frames/push.mute", {"type": "push.mute", "id": "2", "conversation": "d:a:b", "until": 0}),
+    ("frames/push.mute.ok", {"type": "push.mute.ok", "id": "2"}),
     ("events/session.revoked", REVOKED),
     ("events/socket.presence", SOCKET_UP),
     ("events/socket.presence", having(SOCKET_UP, state="down")),
@@ -859,6 +889,21 @@ BAD = [
     ),
     bad("events/push.requested", having(PUSH, users=[]), "no users"),
     bad("events/push.requested", without(PUSH, "message"), "no message"),
+    bad("events/push.task", {"user": "bob"}, "no message"),
+    bad("events/push.job", having(PUSH_JOB, provider="web"), "unknown provider"),
+    bad("events/push.dead", PUSH_JOB, "no reason"),
+    bad(
+        "frames/push.settings",
+        {"type": "push.settings", "id": "1", "dnd": {"start": 1440, "end": 1}},
+        "dnd start past the day",
+    ),
+    bad(
+        "frames/push.settings.ok",
+        {"type": "push.settings.ok", "id": "1", "preview": True},
+        "no dnd",
+    ),
+    bad("frames/push.mute", {"type": "push.mute", "id": "2", "conversation": "d:a:b"}, "no until"),
+    bad("frames/push.mute.ok", {"type": "push.mute.ok"}, "no id"),
     bad("events/session.revoked", having(REVOKED, close_code=4408), "close code 4408"),
     bad("events/session.revoked", without(REVOKED, "session"), "no session"),
     bad("events/socket.presence", having(SOCKET_UP, state="away"), "state away"),
@@ -1040,6 +1085,7 @@ OPTIONAL = {
     "events/http.response": {"headers"},
     "events/users.notified": {"skip"},
     "events/message.stored": {"members"},
+    "frames/push.settings": {"preview", "dnd"},
 }
 # Per schema, the dotted paths whose value the schema leaves open: extension fields, and frames or
 # bodies carried as payloads (their own schemas check them).

@@ -148,17 +148,18 @@ class PostgresPushRegistry:
         reason: str | None,
         now_ms: int,
     ) -> None:
-        """Set the outcome of the latest attempt (``pending`` again for a retry)."""
+        """Set the outcome of the latest attempt unless one already reached a final status."""
         async with self._db.connection() as conn:
             await conn.execute(
                 "UPDATE push_records SET status = $1, latency_ms = $2, provider_message_id = $3,"
-                " reason = $4, updated_ms = $5 WHERE key = $6",
+                " reason = $4, updated_ms = $5 WHERE key = $6 AND status <> ALL($7::text[])",
                 status,
                 latency_ms,
                 provider_message_id,
                 reason,
                 now_ms,
                 key,
+                list(FINAL_STATUSES),
             )
 
     async def record(self, key: str) -> PushRecord | None:

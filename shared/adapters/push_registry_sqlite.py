@@ -149,11 +149,12 @@ class SqlitePushRegistry:
         reason: str | None,
         now_ms: int,
     ) -> None:
-        """Set the outcome of the latest attempt (``pending`` again for a retry)."""
+        """Set the outcome of the latest attempt unless one already reached a final status."""
         await self._db.write(
             "UPDATE push_records SET status = ?, latency_ms = ?, provider_message_id = ?,"
-            " reason = ?, updated_ms = ? WHERE key = ?",
-            (status, latency_ms, provider_message_id, reason, now_ms, key),
+            " reason = ?, updated_ms = ?"
+            f" WHERE key = ? AND status NOT IN ({_FINAL_MARKS})",
+            (status, latency_ms, provider_message_id, reason, now_ms, key, *FINAL_STATUSES),
         )
 
     async def record(self, key: str) -> PushRecord | None:

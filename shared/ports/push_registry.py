@@ -72,7 +72,8 @@ class PushRegistry(Protocol):
         reason: str | None,
         now_ms: int,
     ) -> None:
-        """Set the outcome of the latest attempt (``pending`` again for a retry)."""
+        """Set the outcome of the latest attempt (``pending`` again for a retry); a no-op once
+        the key reached a final status (a late answer of an earlier attempt changes nothing)."""
 
     async def record(self, key: str) -> PushRecord | None:
         """One record, or None."""

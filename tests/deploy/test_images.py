@@ -62,8 +62,14 @@ def test_every_function_has_its_generated_dockerfile(dockerfiles: ModuleType) ->
 
 
 def test_each_function_installs_only_the_drivers_of_its_ports(dockerfiles: ModuleType) -> None:
-    assert dockerfiles.extras_for(dockerfiles.function_needs("history")) == ["kafka", "scylla"]
-    assert dockerfiles.extras_for(dockerfiles.function_needs("send")) == ["kafka", "postgres"]
+    # history: messages (Scylla), group snapshots (PostgreSQL behind the Redis cache), events.
+    assert dockerfiles.extras_for(dockerfiles.function_needs("history")) == [
+        "kafka",
+        "postgres",
+        "redis",
+        "scylla",
+    ]
+    assert dockerfiles.extras_for(dockerfiles.function_needs("relation")) == ["kafka", "postgres"]
     for name in FUNCTION_NAMES:
         extras = ",".join(
             [*dockerfiles.extras_for(dockerfiles.function_needs(name)), *dockerfiles.ALWAYS_EXTRAS]
@@ -207,6 +213,14 @@ def _presence_answers(url: str) -> None:
     assert data["type"] == "error" and data["id"] == "r5" and data["code"] == "forbidden", data
 
 
+def _push_answers(url: str) -> None:
+    frame = {"type": "push.settings", "id": "r7", "preview": "no"}
+    kind, data = _reply(*_post_event(url, catalog.client_type("push.settings"), frame, FRAME_EXT))
+    # Not a boolean: refused before any backend is asked.
+    assert kind == catalog.REPLY
+    assert data["type"] == "error" and data["id"] == "r7" and data["code"] == "bad_request", data
+
+
 def _fanout_answers(url: str) -> None:
     revoked = {
         "user": "u-alice",
@@ -228,6 +242,7 @@ ANSWERS = {
     "group": _group_answers,
     "media": _media_answers,
     "presence": _presence_answers,
+    "push": _push_answers,
     "fanout": _fanout_answers,
 }
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from imfaas.shared.adapter_factory import open_ports
+from imfaas.shared.adapter_factory import DURABLE_PORTS, open_ports
 from imfaas.shared.settings import Settings, SettingsError
 from imfaas.shared.testing import make_settings
 
@@ -46,16 +46,7 @@ REAL_BACKEND_SETTINGS = {
     "bus_backend": os.environ.get("IMFAAS_REAL_BUS_BACKEND", "kafka"),
 }
 
-_SQLITE_PORTS = {
-    "users",
-    "devices",
-    "relations",
-    "media",
-    "groups",
-    "pushes",
-    "messages",
-    "conversations",
-}
+_SQLITE_PORTS = set(DURABLE_PORTS)
 
 
 class PortOpener:

@@ -200,3 +200,18 @@ async def test_push_state_survives_closing_and_reopening(open_port):
     again = await reopened.claim("retry", "u1", "d1", "apns", NOW + 4)
     assert again is not None and again.attempts == 2
     assert [r.key for r in await reopened.records_for_user("u1")] == ["done", "retry"]
+
+
+async def test_a_late_finish_never_reopens_a_final_record(pushes):
+    await pushes.claim("late", "u1", "d1", "fcm", 1)
+    await pushes.finish("late", "delivered", 5.0, "id-1", None, 2)
+
+    await pushes.finish("late", "pending", 9.0, None, "timeout", 3)
+
+    record = await pushes.record("late")
+    assert (record.status, record.provider_message_id, record.updated_ms) == (
+        "delivered",
+        "id-1",
+        2,
+    )
+    assert await pushes.claim("late", "u1", "d1", "fcm", 4) is None
