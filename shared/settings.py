@@ -186,7 +186,7 @@ class Settings:
     push_timeout_s: float = 10.0
     # Providers: each is off until its credentials are set. URLs change only to point at a
     # fake; push_ca_file adds a CA the provider clients trust (the fakes' own, in tests).
-    push_fcm_credentials_file: str = ""
+    push_fcm_service_account_file: str = ""
     push_fcm_base_url: str = "https://fcm.googleapis.com"
     push_fcm_token_uri: str = ""
     push_apns_key_file: str = ""

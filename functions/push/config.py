@@ -59,14 +59,14 @@ def _read(path: str, what: str) -> str:
 
 
 def _fcm(s: Settings) -> FcmSettings | None:
-    if not s.push_fcm_credentials_file:
+    if not s.push_fcm_service_account_file:
         return None
     try:
         account = ServiceAccount.from_json(
-            _read(s.push_fcm_credentials_file, "push_fcm_credentials_file")
+            _read(s.push_fcm_service_account_file, "push_fcm_service_account_file")
         )
     except ValueError as exc:
-        raise SettingsError(f"push_fcm_credentials_file: {exc}") from exc
+        raise SettingsError(f"push_fcm_service_account_file: {exc}") from exc
     return FcmSettings(
         account,
         base_url=s.push_fcm_base_url,

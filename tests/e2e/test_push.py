@@ -60,7 +60,7 @@ class Fakes:
         (directory / "apns.p8").write_text(self.ec_pem)
         (directory / "ca.pem").write_text(self.tls.ca_pem)
         self.env = {
-            "IMFAAS_PUSH_FCM_CREDENTIALS_FILE": str(directory / "fcm.json"),
+            "IMFAAS_PUSH_FCM_SERVICE_ACCOUNT_FILE": str(directory / "fcm.json"),
             "IMFAAS_PUSH_FCM_BASE_URL": self.fcm.url,
             "IMFAAS_PUSH_APNS_KEY_FILE": str(directory / "apns.p8"),
             "IMFAAS_PUSH_APNS_KEY_ID": APNS_KEY_ID,
