@@ -1,6 +1,7 @@
 """Load scenarios against imfaas (``imfaas dev`` or the local cluster), speaking the protocol.
 
     python bench/imfaas_scenarios.py P1 --target dev --pairs 100 --rate 2000 --seconds 10
+    python bench/imfaas_scenarios.py P2 --target dev --members 1000 --messages 200 --rate 20
     python bench/imfaas_scenarios.py P3 --target dev --sockets 2000
     python bench/imfaas_scenarios.py P4 --target dev --messages 10000
     python bench/imfaas_scenarios.py P5 --target dev --workers 32 --seconds 10
@@ -146,6 +147,198 @@ async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict
         "client CPU %": round(100 * (cpu1 - cpu0) / wall, 1),
         "server CPU %": round(100 * (srv1 - srv0) / wall, 1),
         "server CPU ms per msg": round(1000 * (srv1 - srv0) / max(1, counts["delivered"]), 3),
+    }
+
+
+# Members per group.create / group.invite frame: ~20 bytes an id keeps a frame far below the
+# gateway's 64 KiB frame limit.
+GROUP_CHUNK = 2000
+
+
+class FanoutTally:
+    """M numbered messages, each due at R receivers: deliveries, duplicates, time to the last.
+
+    A message's text is ``"<number> <send time ns>"`` (``perf_counter_ns`` of this process).
+    Shared with ``peer_scenarios.py`` so both P2s count and report alike.
+    """
+
+    def __init__(self, messages: int, receivers: int) -> None:
+        self.receivers = receivers
+        self.expected = messages * receivers
+        self.send_ns, self.reached, self.last_ns = [0] * messages, [0] * messages, [0] * messages
+        self.seen: list[set[object]] = [set() for _ in range(receivers)]
+        self.deliver = LatencyHistogram()
+        self.delivered = self.duplicates = 0
+        self.all_delivered = asyncio.Event()
+
+    def text(self, number: int) -> str:
+        """The text of message ``number``, stamped now."""
+        self.send_ns[number] = now = time.perf_counter_ns()
+        return f"{number} {now}"
+
+    def received(self, receiver: int, key: object, text: str, received_ns: int) -> None:
+        """Receiver ``receiver`` got the message with ``text``; ``key`` identifies it there."""
+        if key in self.seen[receiver]:
+            self.duplicates += 1
+            return
+        self.seen[receiver].add(key)
+        number, stamp = map(int, text.split())
+        self.deliver.add(received_ns - stamp)
+        self.reached[number] += 1
+        self.last_ns[number] = max(self.last_ns[number], received_ns)
+        self.delivered += 1
+        if self.delivered == self.expected:
+            self.all_delivered.set()
+
+    async def drain(self, seconds: float = 30) -> None:
+        """Wait until every delivery arrived, ``seconds`` at most (the rest count as missing)."""
+        try:
+            await asyncio.wait_for(self.all_delivered.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def rows(self, t0_ns: int, client_s: float, server_s: float, wall: float) -> dict:
+        """Delivery, time-to-last-member and CPU rows; ``t0_ns`` is the first send's start."""
+        last_h = LatencyHistogram()
+        complete = [i for i, n in enumerate(self.reached) if n == self.receivers]
+        for i in complete:
+            last_h.add(self.last_ns[i] - self.send_ns[i])
+        delivery_wall = max(1e-9, (max(self.last_ns, default=t0_ns) - t0_ns) / 1e9)
+        per_delivery = max(1, self.delivered)
+        return {
+            "expected deliveries": self.expected,
+            "delivered": self.delivered,
+            "missing": self.expected - self.delivered,
+            "duplicates": self.duplicates,
+            "messages short of a member": len(self.reached) - len(complete),
+            "deliveries/s": round(self.delivered / delivery_wall, 1),
+            "deliver p50 ms": self.deliver.percentile_ms(50),
+            "deliver p99 ms": self.deliver.percentile_ms(99),
+            "last member p50 ms": last_h.percentile_ms(50),
+            "last member p99 ms": last_h.percentile_ms(99),
+            "last member p99.9 ms": last_h.percentile_ms(99.9),
+            "client CPU %": round(100 * client_s / wall, 1),
+            "client CPU µs per delivery": round(1e6 * client_s / per_delivery, 1),
+            "server CPU %": round(100 * server_s / wall, 1),
+            "server CPU µs per delivery": round(1e6 * server_s / per_delivery, 1),
+        }
+
+
+async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict:
+    """One group of N online members, one sender at open-loop rate R; time to last member."""
+    if args.members < 2:
+        raise SystemExit("P2 needs --members 2 or more (the sender and at least one member)")
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        accounts = await make_accounts(http, target.url, args.members)
+        owner, members = accounts[0], accounts[1:]
+        gate = asyncio.Semaphore(64)
+
+        async def connect(account) -> aiohttp.ClientWebSocketResponse:
+            async with gate:
+                return await open_socket(http, account)
+
+        owner_ws = await open_socket(http, owner)
+        member_ws = await asyncio.gather(*(connect(a) for a in members))
+        tally = FanoutTally(args.messages, len(members))
+        ack_h = LatencyHistogram()
+        replies: dict[str, asyncio.Future[dict]] = {}
+        sent_at: dict[str, int] = {}
+        counts = {"acks": 0, "errors": 0, "joined": 0}
+        state = {"conversation": ""}
+        all_joined = asyncio.Event()
+
+        async def read_owner() -> None:
+            async for msg in owner_ws:
+                frame = json.loads(msg.data)
+                kind, request_id = frame.get("type"), frame.get("id", "")
+                if kind == "msg.ack" and request_id in sent_at:
+                    ack_h.add(time.perf_counter_ns() - sent_at[request_id])
+                    counts["acks"] += 1
+                elif request_id in replies:
+                    replies.pop(request_id).set_result(frame)
+                elif kind == "error":
+                    counts["errors"] += 1
+
+        async def read_member(index: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+            me = members[index].user_id
+            async for msg in ws:
+                frame = json.loads(msg.data)
+                kind = frame.get("type")
+                if kind == "group.event":
+                    if frame.get("kind") == "joined" and me in frame.get("users", ()):
+                        counts["joined"] += 1
+                        if counts["joined"] == len(members):
+                            all_joined.set()
+                elif kind == "msg.new":
+                    now, message = time.perf_counter_ns(), frame["message"]
+                    if message["conversation"] == state["conversation"]:
+                        key = (message["conversation"], message["seq"])
+                        tally.received(index, key, message["content"]["text"], now)
+
+        async def request(frame: dict) -> dict:
+            replies[frame["id"]] = asyncio.get_running_loop().create_future()
+            await owner_ws.send_str(json.dumps(frame))
+            reply = await asyncio.wait_for(replies[frame["id"]], 60)
+            if reply.get("type") == "error":
+                raise RuntimeError(f"{frame['type']} failed: {reply}")
+            return reply
+
+        readers = [asyncio.create_task(read_owner())]
+        readers += [asyncio.create_task(read_member(i, ws)) for i, ws in enumerate(member_ws)]
+        ids = [a.user_id for a in members]
+        created = await request(
+            {"type": "group.create", "id": "g0", "name": "p2", "members": ids[:GROUP_CHUNK]}
+        )
+        state["conversation"] = created["conversation"]
+        for start in range(GROUP_CHUNK, len(ids), GROUP_CHUNK):
+            chunk = ids[start : start + GROUP_CHUNK]
+            await request(
+                {
+                    "type": "group.invite",
+                    "id": f"g{start}",
+                    "group_id": created["group_id"],
+                    "users": chunk,
+                }
+            )
+        await asyncio.wait_for(all_joined.wait(), 120)
+        await asyncio.sleep(1)  # let the last group.event frames settle before measuring
+
+        cpu0, srv0, t0 = client_cpu(), cpu_seconds(target.server_pids()), time.perf_counter()
+        t0_ns = time.perf_counter_ns()
+        for i in range(args.messages):
+            delay = t0 + i / args.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            text = tally.text(i)
+            request_id = f"s{i}"
+            sent_at[request_id] = tally.send_ns[i]
+            await owner_ws.send_str(
+                json.dumps(
+                    {
+                        "type": "msg.send",
+                        "id": request_id,
+                        "conversation": state["conversation"],
+                        "client_msg_id": f"c{i}",
+                        "content": {"kind": "text", "text": text},
+                    }
+                )
+            )
+        send_wall = time.perf_counter() - t0
+        await tally.drain()
+        wall = time.perf_counter() - t0
+        cpu1, srv1 = client_cpu(), cpu_seconds(target.server_pids())
+        for task in readers:
+            task.cancel()
+    return {
+        "members": args.members,
+        "target rate msg/s": args.rate,
+        "achieved send rate msg/s": round(args.messages / send_wall, 1),
+        "sent": args.messages,
+        "acked": counts["acks"],
+        "errors": counts["errors"],
+        "ack p50 ms": ack_h.percentile_ms(50),
+        "ack p99 ms": ack_h.percentile_ms(99),
+        **tally.rows(t0_ns, cpu1 - cpu0, srv1 - srv0, wall),
     }
 
 
@@ -377,7 +570,16 @@ def p6_cold_start(args: argparse.Namespace) -> dict:
     return rows
 
 
-SCENARIOS = {"P1": p1_send_deliver, "P3": p3_idle, "P4": p4_offline_sync, "P5": p5_login_churn}
+SCENARIOS = {
+    "P1": p1_send_deliver,
+    "P2": p2_group_fanout,
+    "P3": p3_idle,
+    "P4": p4_offline_sync,
+    "P5": p5_login_churn,
+}
+
+# Options whose natural size differs by scenario: (default, {scenario: default}).
+PER_SCENARIO_DEFAULTS = {"rate": (1000, {"P2": 20}), "messages": (10000, {"P2": 200})}
 
 
 def main() -> int:
@@ -387,14 +589,18 @@ def main() -> int:
     parser.add_argument("scenario", choices=[*SCENARIOS, "P6"])
     parser.add_argument("--target", choices=["dev", "cluster"], default="dev")
     parser.add_argument("--pairs", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--rate", type=float, help="msg/s (P1: 1000, P2: 20)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--heartbeat", type=float, default=5.0)
-    parser.add_argument("--messages", type=int, default=10000)
+    parser.add_argument("--messages", type=int, help="P2: 200 sent, P4: 10000 waiting")
+    parser.add_argument("--members", type=int, default=1000, help="P2 group size, sender too")
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    for option, (default, by_scenario) in PER_SCENARIO_DEFAULTS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, by_scenario.get(args.scenario, default))
     os.sched_setaffinity(0, {1})
     if args.scenario == "P6":
         report("P6", "functions", p6_cold_start(args))

@@ -1,11 +1,15 @@
-"""The same P1 and P5 load against the peer, Centrifugo, for side-by-side ratios.
+"""The same P1, P2 and P5 load against the peer, Centrifugo, for side-by-side ratios.
 
     bash bench/peer/centrifugo.sh install && bash bench/peer/centrifugo.sh start
     python bench/peer_scenarios.py P1 --pairs 50 --rate 1000 --seconds 8
+    python bench/peer_scenarios.py P2 --members 1000 --messages 200 --rate 20
     python bench/peer_scenarios.py P5 --workers 32 --seconds 8
 
 P1 maps to personal channels: each receiver subscribes to ``personal:<user>``, each sender
 publishes to it (a client-side publish answered by the server, our ``msg.ack``'s analogue).
+P2 maps a group to one channel: N-1 connections (one user, ``personal:p2group``) subscribe,
+one more connection publishes to it (counted with imfaas P2's ``FanoutTally``); no history,
+so duplicates are counted by message number.
 P5 is connect churn: token → WebSocket → connect reply. Centrifugo must run pinned to CPU 0
 (its script does it); this generator pins itself to CPU 1.
 """
@@ -21,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from imfaas_scenarios import FanoutTally
 from latency_histogram import LatencyHistogram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peer"))
@@ -105,6 +110,64 @@ async def p1(args: argparse.Namespace) -> dict:
     }
 
 
+async def p2(args: argparse.Namespace) -> dict:
+    """One channel with N-1 subscribers, one publisher at rate R; time to the last member."""
+    # Every subscriber connects as the same user, so all subscribe to personal:p2group.
+    gate = asyncio.Semaphore(64)
+
+    async def subscriber() -> PeerConnection:
+        async with gate:
+            return await PeerConnection.open(args.url, "p2group")
+
+    sender = await PeerConnection.open(args.url, "p2sender")
+    members = list(await asyncio.gather(*(subscriber() for _ in range(args.members - 1))))
+    tally, ack_h = FanoutTally(args.messages, len(members)), LatencyHistogram()
+
+    async def read(index: int, conn: PeerConnection) -> None:
+        while True:
+            text, received_ns = await conn.messages.get()
+            # No history here, so no seq: a message is known by its number.
+            tally.received(index, text.split()[0], text, received_ns)
+
+    async def publish(i: int) -> None:
+        text = tally.text(i)
+        await sender.publish("p2group", text)
+        ack_h.add(time.perf_counter_ns() - tally.send_ns[i])
+
+    readers = [asyncio.create_task(read(i, c)) for i, c in enumerate(members)]
+    inflight: set[asyncio.Task[None]] = set()
+    pids = pids_of_centrifugo()
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    srv0, t0, t0_ns = cpu(pids), time.perf_counter(), time.perf_counter_ns()
+    for i in range(args.messages):
+        delay = t0 + i / args.rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(publish(i))
+        inflight.add(task)
+        task.add_done_callback(inflight.discard)
+    send_wall = time.perf_counter() - t0
+    await asyncio.wait_for(asyncio.gather(*inflight, return_exceptions=True), 30)
+    await tally.drain()
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    srv1 = cpu(pids)
+    for task in readers:
+        task.cancel()
+    for conn in [sender, *members]:
+        await conn.close()
+    client = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    return {
+        "members": args.members,
+        "target rate msg/s": args.rate,
+        "achieved send rate msg/s": round(args.messages / send_wall, 1),
+        "sent": args.messages,
+        "ack p50 ms": ack_h.percentile_ms(50),
+        "ack p99 ms": ack_h.percentile_ms(99),
+        **tally.rows(t0_ns, client, srv1 - srv0, wall),
+    }
+
+
 async def p5(args: argparse.Namespace) -> dict:
     """Workers loop token → connect → subscribe reply → close."""
     hist, done = LatencyHistogram(), {"n": 0}
@@ -133,20 +196,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("scenario", choices=["P1", "P5"])
+    parser.add_argument("scenario", choices=["P1", "P2", "P5"])
     parser.add_argument("--url", default="ws://127.0.0.1:28000/connection/websocket")
     parser.add_argument("--pairs", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--rate", type=float, help="msg/s (P1: 1000, P2: 20)")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--members", type=int, default=1000, help="P2 channel size, sender too")
+    parser.add_argument("--messages", type=int, default=200, help="P2 messages published")
     args = parser.parse_args()
+    if args.rate is None:
+        args.rate = 20 if args.scenario == "P2" else 1000
     os.sched_setaffinity(0, {1})
-    rows = asyncio.run(p1(args) if args.scenario == "P1" else p5(args))
+    rows = asyncio.run({"P1": p1, "P2": p2, "P5": p5}[args.scenario](args))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.scenario}-centrifugo.json").write_text(json.dumps(rows, indent=2))
     print(f"\n{args.scenario} on centrifugo")
     for key, value in rows.items():
-        print(f"  {key:<26}  {value}")
+        print(f"  {key:<28}  {value}")
     return 0
 
 
