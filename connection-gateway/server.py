@@ -39,6 +39,7 @@ from imfaas.gateway.session_protocol import (
     State,
     error_frame,
 )
+from imfaas.gateway.stale_routes import StaleRouteSweeper
 from imfaas.shared.access_tokens import AccessClaims, TokenVerifier, revocation_key
 from imfaas.shared.errors import BackendUnavailable, ImfaasError, Unauthorized
 from imfaas.shared.function_runtime import client_error
@@ -96,6 +97,9 @@ class Gateway:
         self.presence = PresenceAnnouncer(
             invoker, PRESENCE_FUNCTION in config.frame_routes.values()
         )
+        self.stale_routes = StaleRouteSweeper(
+            config.node_id, routes, nodes, lambda route: self.presence.announce(route, up=False)
+        )
         self._connections: dict[str, ClientConnection] = {}
         self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_ip)
         self.frame_limits = FrameRateLimits(config.frame_rates)
@@ -126,6 +130,8 @@ class Gateway:
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
+        # Before the first socket: what this node id routed before a crash is gone.
+        await self.stale_routes.clear_own()
         self._background = [
             asyncio.create_task(self._tick_sessions(), name="gateway:ticks"),
             asyncio.create_task(self._refresh_routes(), name="gateway:routes"),
@@ -133,6 +139,12 @@ class Gateway:
         if self._nodes is not None:
             self._background.append(
                 asyncio.create_task(self._announce_node(), name="gateway:announce")
+            )
+            self._background.append(
+                asyncio.create_task(
+                    self.stale_routes.watch(max(0.5, self.config.node_ttl_s / 3)),
+                    name="gateway:dead-nodes",
+                )
             )
 
     def node(self) -> GatewayNode:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 import socket
 
-# `imfaas up` uses base .. base + 15: gateways, the dispatcher's health port, the functions.
-CLUSTER_SPAN = 16
+from imfaas.shared.function_catalog import FUNCTION_NAMES
+
+# `imfaas up` uses base .. base + 9 for gateways and the dispatcher's health port, then one
+# port per function from base + 10.
+CLUSTER_SPAN = 10 + len(FUNCTION_NAMES)
 
 
 def _port_free(port: int) -> bool:

@@ -44,3 +44,12 @@ class MemoryRouteTable:
             if live:
                 found[user_id] = live
         return found
+
+    async def routes_on_node(self, node_id: str) -> list[Route]:
+        """The node's routes, expired ones included."""
+        return [
+            route
+            for entries in self._routes.values()
+            for route, _ in entries.values()
+            if route.node_id == node_id
+        ]

@@ -28,14 +28,21 @@ class RedisRouteTable:
     def _key(self, user_id: str) -> str:
         return f"{self._prefix}routes:{user_id}"
 
+    def _node_key(self, node_id: str) -> str:
+        # The node's index: which users it routed (their hashes hold the routes themselves).
+        return f"{self._prefix}routes-of-node:{node_id}"
+
     async def add(self, route: Route, ttl_s: int) -> None:
         """Register a socket."""
         await self.refresh([route], ttl_s)
 
     async def remove(self, route: Route) -> None:
         """Forget a socket."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hdel(self._key(route.user_id), _field(route))
+        pipe.srem(self._node_key(route.node_id), _member(route))
         with redis_errors():
-            await self._redis.hdel(self._key(route.user_id), _field(route))
+            await pipe.execute()
 
     async def refresh(self, routes: list[Route], ttl_s: int) -> None:
         """Write every route with a new expiry, in one pipeline round trip."""
@@ -49,6 +56,10 @@ class RedisRouteTable:
             pipe.hset(key, _field(route), value)
             # Every writer uses the same TTL, so the newest write always sets the longest.
             pipe.expire(key, ttl_s + 1)
+            pipe.sadd(self._node_key(route.node_id), _member(route))
+        # A node that is gone stops refreshing: its index then expires with its routes.
+        for node_id in {route.node_id for route in routes}:
+            pipe.expire(self._node_key(node_id), ttl_s + 1)
         with redis_errors():
             await pipe.execute()
 
@@ -81,3 +92,19 @@ class RedisRouteTable:
             with redis_errors():
                 await prune.execute()
         return found
+
+    async def routes_on_node(self, node_id: str) -> list[Route]:
+        """The node's routes from its index, expired ones included."""
+        with redis_errors():
+            members = await self._redis.smembers(self._node_key(node_id))
+        routes = []
+        for member in members:
+            routes.append(Route(*json.loads(member)))
+        return sorted(routes, key=lambda r: (r.user_id, r.device_id, r.conn_id))
+
+
+def _member(route: Route) -> str:
+    # JSON, not a separator: ids may hold any printable character.
+    return json.dumps(
+        [route.user_id, route.device_id, route.node_id, route.conn_id, route.platform]
+    )

@@ -31,3 +31,7 @@ class RouteTable(Protocol):
 
     async def lookup(self, user_ids: list[str]) -> dict[str, list[Route]]:
         """Live routes per user; users with none are absent."""
+
+    async def routes_on_node(self, node_id: str) -> list[Route]:
+        """Every route a node registered and has not removed, expired ones included: after a
+        node died (or restarted under its id) these are the sockets it no longer holds."""

@@ -121,3 +121,23 @@ async def test_refresh_of_nothing_is_harmless(routes):
     await routes.refresh([], TTL)
 
     assert await routes.lookup(["alice"]) == {"alice": [route()]}
+
+
+async def test_routes_on_node_lists_what_a_node_registered_and_did_not_remove(routes):
+    kept = [route("alice", "d1", "gw-1", "c1"), route("bob|x", "d:2", "gw-1", "c2")]
+    for r in (*kept, route("carol", "d1", "gw-1", "c3"), route("alice", "d2", "gw-2", "c9")):
+        await routes.add(r, TTL)
+    await routes.remove(route("carol", "d1", "gw-1", "c3"))
+
+    assert sorted(await routes.routes_on_node("gw-1"), key=lambda r: r.conn_id) == kept
+    assert await routes.routes_on_node("gw-2") == [route("alice", "d2", "gw-2", "c9")]
+    assert await routes.routes_on_node("gw-none") == []
+
+
+async def test_routes_on_node_include_expired_ones(routes):
+    await routes.add(route(node="gw-dead"), 1)
+    await asyncio.sleep(1.1)
+
+    assert await routes.lookup(["alice"]) == {}
+    # A refresh never came: the node's index still names the socket (gone with its node).
+    assert await routes.routes_on_node("gw-dead") == [route(node="gw-dead")]
