@@ -41,6 +41,7 @@ from imfaas.gateway.session_protocol import (
 )
 from imfaas.gateway.stale_routes import StaleRouteSweeper
 from imfaas.shared.access_tokens import AccessClaims, TokenVerifier, revocation_key
+from imfaas.shared.delivery_batch import unpack_items
 from imfaas.shared.errors import BackendUnavailable, ImfaasError, Unauthorized
 from imfaas.shared.function_runtime import client_error
 from imfaas.shared.ports.cache import Cache
@@ -358,12 +359,14 @@ class Gateway:
             return error_frame("internal", "internal error", frame["id"])
         return data
 
-    async def _send(self, conn: ClientConnection, frame: dict[str, Any]) -> None:
+    async def _send(
+        self, conn: ClientConnection, frame: dict[str, Any], text: str | None = None
+    ) -> None:
         if conn.ws.closed:
             return
         self.metrics.frame_out(frame)
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await conn.ws.send_str(_dumps(frame))
+            await conn.ws.send_str(_dumps(frame) if text is None else text)
 
     async def _close(self, conn: ClientConnection, code: int, reason: str) -> None:
         conn.protocol.closed()
@@ -416,13 +419,18 @@ class Gateway:
         self.metrics.delivery_batch(len(items))
         sent = 0
         closing: list[tuple[ClientConnection, int]] = []
+        # A frame shared by many items (a group message) is encoded once for all of them.
+        encoded: dict[int, str] = {}
         for item in items:
             conn = self._connections.get(str(item.get("conn")))
             if conn is None or conn.protocol.state is not State.OPEN:
                 continue
             frame = item.get("frame")
             if isinstance(frame, dict):
-                await self._send(conn, frame)
+                text = encoded.get(id(frame))
+                if text is None:
+                    text = encoded[id(frame)] = _dumps(frame)
+                await self._send(conn, frame, text)
                 sent += 1
             if "close" in item:
                 closing.append((conn, int(item["close"])))
@@ -449,10 +457,11 @@ class Gateway:
                 {"error": {"code": "bad_request", "message": "expected a delivery batch"}},
                 status=400,
             )
-        items = data.get("items")
-        if not isinstance(items, list):
+        try:
+            items = unpack_items(data)
+        except ValueError as exc:
             return web.json_response(
-                {"error": {"code": "bad_request", "message": "items must be a list"}}, status=400
+                {"error": {"code": "bad_request", "message": str(exc)}}, status=400
             )
         with trace_context.handling(event):
             sent = await self.deliver_batch(items)

@@ -25,6 +25,7 @@ from imfaas.shared.access_tokens import TokenIssuer, TokenVerifier, ensure_key_p
 from imfaas.shared.adapters.cache_memory import MemoryCache
 from imfaas.shared.adapters.node_registry_memory import MemoryNodeRegistry
 from imfaas.shared.adapters.route_table_memory import MemoryRouteTable
+from imfaas.shared.delivery_batch import pack_batch
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.settings import Settings
 
@@ -198,14 +199,37 @@ async def test_delivery_batch_reaches_sockets_and_closes_on_request(rig: Rig) ->
     assert closing.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 4409
 
 
+async def test_a_shared_frame_reaches_every_socket_that_references_it(rig: Rig) -> None:
+    sockets = [await rig.socket(f"u{i}", "d1") for i in range(3)]
+    conns = [(await rig.routes.lookup([f"u{i}"]))[f"u{i}"][0].conn_id for i in range(3)]
+    shared = {"type": "msg.new", "message": {"conversation": "g:g1", "seq": 7}}
+    data = pack_batch([{"conn": conn, "frame": shared} for conn in conns])
+    assert data["frames"] == [shared]  # the frame travels once
+
+    headers, body = encode_http(new_event(catalog.GATEWAY_DELIVERY, "/fanout", data))
+    response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+
+    assert (await response.json())["sent"] == 3
+    for ws in sockets:
+        assert await ws.receive_json(timeout=5) == shared
+
+
 @pytest.mark.parametrize(
     ("headers", "body"),
     [
         ({"content-type": "application/json"}, b"not an event"),
         (*delivery_request("not-a-list"),),
         encode_http(new_event("io.imfaas.message.stored.v1", "/x", {"items": []})),
+        encode_http(
+            new_event(
+                catalog.GATEWAY_DELIVERY, "/x", {"frames": [], "items": [{"conn": "c", "ref": 0}]}
+            )
+        ),
+        encode_http(
+            new_event(catalog.GATEWAY_DELIVERY, "/x", {"frames": {}, "items": [{"conn": "c"}]})
+        ),
     ],
-    ids=["garbage", "items-not-list", "wrong-type"],
+    ids=["garbage", "items-not-list", "wrong-type", "ref-to-no-frame", "frames-not-list"],
 )
 async def test_bad_delivery_batches_are_400(rig: Rig, headers: dict, body: bytes) -> None:
     response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)

@@ -496,6 +496,13 @@ GOOD: list[tuple[str, Any]] = [
     ("events/users.notified", NOTIFIED),
     ("events/users.notified", without(NOTIFIED, "skip")),
     ("events/gateway.delivery", DELIVERY),
+    (
+        "events/gateway.delivery",
+        {
+            "frames": [{"type": "msg.new", "message": MESSAGE}],
+            "items": [{"conn": "c1", "ref": 0}, {"conn": "c2", "ref": 0, "close": 4409}],
+        },
+    ),
     ("events/client.request", MSG_SEND),
     ("events/client.request", PING),
     ("events/reply", MSG_ACK),
@@ -909,6 +916,12 @@ BAD = [
     bad("events/socket.presence", having(SOCKET_UP, state="away"), "state away"),
     bad("events/socket.presence", without(SOCKET_UP, "conn"), "no conn"),
     bad("events/gateway.delivery", {"items": []}, "no items"),
+    bad("events/gateway.delivery", {"items": [{"conn": "c1", "ref": -1}]}, "negative ref"),
+    bad(
+        "events/gateway.delivery",
+        {"frames": [KICKED], "items": [{"conn": "c1", "ref": 0, "frame": KICKED}]},
+        "both ref and frame",
+    ),
     bad("events/gateway.delivery", {"items": [{"conn": "c17"}]}, "neither frame nor close"),
     bad("events/gateway.delivery", {"items": [{"conn": "c17", "close": 999}]}, "close 999"),
     bad("events/gateway.delivery", {"items": [{"conn": "c17", "close": 5000}]}, "close 5000"),
@@ -1079,7 +1092,7 @@ OPTIONAL = {
     "frames/group.event": {"users"},
     "frames/presence": {"last_seen"},
     "http/login.request": {"device_id", "platform"},
-    "events/gateway.delivery": {"items.1.frame", "items.1.close"},
+    "events/gateway.delivery": {"items.1.frame", "items.1.close", "items.1.ref", "frames"},
     "events/client.request": {"to", "client_msg_id", "content"},
     "events/reply": {"id", "conversation", "seq", "msg_id", "ts", "client_msg_id", "reason"},
     "events/http.response": {"headers"},
@@ -1091,7 +1104,7 @@ OPTIONAL = {
 # bodies carried as payloads (their own schemas check them).
 OPEN = {
     "frames/group.event": {"users"},
-    "events/gateway.delivery": {"items.0.frame", "items.1.frame"},
+    "events/gateway.delivery": {"items.0.frame", "items.1.frame", "frames.0"},
     "events/client.request": {"to", "client_msg_id", "content"},
     "events/reply": {"id", "conversation", "seq", "msg_id", "ts", "client_msg_id", "reason"},
     "events/http.response": {"body"},

@@ -9,6 +9,7 @@ import aiohttp
 
 from imfaas.events import catalog
 from imfaas.events.codec import encode_http, new_event
+from imfaas.shared.delivery_batch import pack_batch
 from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.ports.node_registry import NodeRegistry
 
@@ -50,7 +51,7 @@ class HttpDelivery:
             await self.start()
         assert self._session is not None
         headers, body = encode_http(
-            new_event(catalog.GATEWAY_DELIVERY, SOURCE, {"items": items}, subject=node_id)
+            new_event(catalog.GATEWAY_DELIVERY, SOURCE, pack_batch(items), subject=node_id)
         )
         if self._token:
             headers["X-Imfaas-Internal-Token"] = self._token
