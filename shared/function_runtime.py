@@ -39,6 +39,10 @@ class Function(Protocol):
         """Handle one event; return the reply event, or None (accepted, nothing to say)."""
 
 
+# The protocol's request ids (events/schemas/frames/defs.json request_id).
+MAX_REQUEST_ID_LEN = 128
+
+
 @dataclass(frozen=True, slots=True)
 class FrameContext:
     """Who sent a forwarded frame and where replies go (set by the gateway, trusted)."""
@@ -103,11 +107,13 @@ class FrameRouter:
         """Run the handler; the reply (or error frame) comes back as a ``reply`` event."""
         frame = event.get_data()
         request_id = frame.get("id") if isinstance(frame, dict) else None
-        if not isinstance(request_id, str):
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= MAX_REQUEST_ID_LEN:
             request_id = None  # an error echoes only an id the client could have sent
         try:
             if not isinstance(frame, dict) or request_id is None:
-                raise BadRequest("frame must be an object with a string id")
+                raise BadRequest(
+                    f"frame must be an object with a string id of 1-{MAX_REQUEST_ID_LEN} characters"
+                )
             frame_type = catalog.frame_type_of(event["type"]) or ""
             handler = self._handlers.get(frame_type)
             if handler is None:

@@ -69,3 +69,20 @@ async def test_a_frame_without_a_string_id_gets_bad_request_without_echoing_the_
 
     assert reply["type"] == "error" and reply["code"] == "bad_request"
     assert "id" not in reply
+
+
+@pytest.mark.parametrize("request_id", ["", "x" * 129])
+async def test_a_request_id_the_protocol_refuses_is_bad_request_and_not_echoed(request_id):
+    from imfaas.shared.testing import frame_event, identity
+
+    router = FrameRouter("/test")
+
+    async def never(ctx, frame):
+        raise AssertionError("served")
+
+    router.add("ping", never)
+    reply = await router.dispatch(frame_event({"type": "ping", "id": request_id}, identity("u")))
+
+    data = reply.get_data()
+    assert (data["type"], data["code"]) == ("error", "bad_request")
+    assert "id" not in data

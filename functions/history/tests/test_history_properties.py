@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from imfaas.events.schema_registry import frame_problems
 from imfaas.events.schema_strategies import fuzz_settings, mutated_values, valid_values
+from imfaas.shared.function_runtime import MAX_REQUEST_ID_LEN
 from imfaas.shared.testing import forwarded_event, identity
 
 PROTOCOL_ERRORS = {"bad_request", "forbidden", "not_found"}
@@ -55,7 +56,8 @@ def assert_answered(reply: dict[str, Any], frame_type: str, data: Any) -> None:
     else:
         assert reply["type"] == RESULTS[frame_type]
         assert not frame_problems(reply), frame_problems(reply)
-    if isinstance(request_id, str):
+    # Only an id the protocol allows (1-128 characters) is echoed.
+    if isinstance(request_id, str) and 0 < len(request_id) <= MAX_REQUEST_ID_LEN:
         assert reply["id"] == request_id
     else:
         assert "id" not in reply

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from imfaas.events.schema_registry import frame_problems
 from imfaas.events.schema_strategies import fuzz_settings, mutated_values, valid_values
 from imfaas.shared.function_catalog import spec_of
+from imfaas.shared.function_runtime import MAX_REQUEST_ID_LEN
 from imfaas.shared.testing import forwarded_event, identity
 
 FRAME_TYPES = spec_of("relation").frames
@@ -45,7 +46,8 @@ def assert_answered(reply: dict[str, Any], frame_type: str, data: Any) -> None:
         assert reply["type"] == f"{frame_type}.ok"
         assert not frame_problems(reply), frame_problems(reply)
     request_id = data.get("id") if isinstance(data, dict) else None
-    if isinstance(request_id, str):
+    # Only an id the protocol allows (1-128 characters) is echoed.
+    if isinstance(request_id, str) and 0 < len(request_id) <= MAX_REQUEST_ID_LEN:
         assert reply["id"] == request_id
     else:
         assert "id" not in reply

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from imfaas.events import catalog
 from imfaas.events.schema_registry import frame_problems
 from imfaas.events.schema_strategies import fuzz_settings, mutated_values, valid_values
+from imfaas.shared.function_runtime import MAX_REQUEST_ID_LEN
 from imfaas.shared.testing import forwarded_event, identity
 
 ALICE = identity("ua", "da1", "conn-a1")
@@ -50,7 +51,8 @@ def assert_protocol_error(reply: dict[str, Any] | None, data: Any) -> None:
     assert reply["code"] in PROTOCOL_ERRORS, (reply, data)
     assert isinstance(reply["message"], str) and reply["message"]
     request_id = data.get("id") if isinstance(data, dict) else None
-    if isinstance(request_id, str):
+    # Only an id the protocol allows (1-128 characters) is echoed.
+    if isinstance(request_id, str) and 0 < len(request_id) <= MAX_REQUEST_ID_LEN:
         assert reply["id"] == request_id
     else:
         assert "id" not in reply
