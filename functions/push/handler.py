@@ -38,6 +38,7 @@ from imfaas.functions.push.providers.push_payload import (
 from imfaas.functions.push.providers.push_provider import PushProvider
 from imfaas.functions.push.push_metrics import PushMetrics
 from imfaas.functions.push.push_rules import (
+    NO_PUSH_PLATFORMS,
     in_do_not_disturb,
     job_key,
     preferences_frame,
@@ -166,7 +167,11 @@ class PushFunction(FunctionBase):
         if mutes.get(conversation, 0) > now:
             self.metrics.dropped("muted")
             return
-        tokens = await self._ports.devices.push_tokens(user)
+        tokens = [
+            t
+            for t in await self._ports.devices.push_tokens(user)
+            if t.platform not in NO_PUSH_PLATFORMS
+        ]
         if not tokens:
             self.metrics.dropped("no_token")
             return

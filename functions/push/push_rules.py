@@ -8,6 +8,9 @@ from imfaas.shared.errors import BadRequest
 from imfaas.shared.ports.push_registry import PushPreferences
 
 MINUTES_PER_DAY = 24 * 60
+# Platforms that get no mobile push (FCM for Android, APNs for iOS, HMS for Huawei): a
+# browser or a desktop app shows what arrives while it is connected.
+NO_PUSH_PLATFORMS = ("web", "desktop")
 # Real offsets run from UTC-12:00 to UTC+14:00.
 MAX_UTC_OFFSET_MIN = 14 * 60
 

@@ -213,8 +213,10 @@ class PostgresDeviceRegistry:
         """The user's devices' push tokens, by device id."""
         async with self._db.connection() as conn:
             rows = await conn.fetch(
-                "SELECT user_id, device_id, provider, token, updated_ms FROM push_tokens"
-                " WHERE user_id = $1 ORDER BY device_id",
+                "SELECT t.user_id, t.device_id, t.provider, t.token, t.updated_ms,"
+                " coalesce(d.platform, '') AS platform FROM push_tokens t LEFT JOIN devices d"
+                " ON d.user_id = t.user_id AND d.device_id = t.device_id"
+                " WHERE t.user_id = $1 ORDER BY t.device_id",
                 user_id,
             )
         return [PushToken(**dict(row)) for row in rows]

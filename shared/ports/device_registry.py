@@ -49,13 +49,15 @@ class Displaced:
 
 @dataclass(frozen=True, slots=True)
 class PushToken:
-    """Where a device gets push notifications: ``provider`` is fcm, apns or hms."""
+    """Where a device gets push notifications: ``provider`` is fcm, apns or hms; ``platform``
+    is the device's as it last logged in (read back, never written through this record)."""
 
     user_id: str
     device_id: str
     provider: str
     token: str
     updated_ms: int
+    platform: str = ""
 
 
 class RotateOutcome(Enum):
@@ -105,7 +107,8 @@ class DeviceRegistry(Protocol):
         """
 
     async def push_tokens(self, user_id: str) -> list[PushToken]:
-        """The push tokens of every device of the user, by device id."""
+        """The push tokens of every device of the user, by device id, with each device's
+        platform."""
 
     async def drop_push_token(self, user_id: str, device_id: str, token: str) -> bool:
         """Remove the device's push token if it is still ``token`` (a provider said it is

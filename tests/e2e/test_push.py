@@ -74,6 +74,8 @@ class Fakes:
             "IMFAAS_PUSH_CA_FILE": str(directory / "ca.pem"),
             "IMFAAS_PUSH_RETRY_BASE_S": "0.05",
             "IMFAAS_PUSH_RETRY_MAX_S": "0.2",
+            # An iPhone and an Android phone of one user: two mobile seats.
+            "IMFAAS_DEVICE_SEATS": "mobile=2,desktop=1,web=0",
         }
 
     def _run(self) -> None:
@@ -125,8 +127,7 @@ async def arrived(fake: Any, token: str, count: int, timeout_s: float = 20.0) ->
 
 async def offline_user_with(new_user, connect, client, password, *devices: tuple[str, str, str]):
     """A user whose devices (platform, provider, token) registered push tokens, then went
-    offline; returns the user id and the sessions. One device per seat class: a second
-    mobile login would displace the first (device seats)."""
+    offline; returns the user id and the sessions."""
     username, user_id, session = await new_user(platform=devices[0][0], device_id="dev-0")
     sessions = [session]
     for n, (platform, _, _) in enumerate(devices[1:], start=1):
@@ -155,7 +156,7 @@ async def test_an_offline_user_gets_one_notification_per_device(
         client,
         password,
         ("ios", "apns", apns_token),
-        ("desktop", "fcm", fcm_token),
+        ("android", "fcm", fcm_token),
     )
     _, _, alice_session = await new_user()
     a = await connect(alice_session)
@@ -243,6 +244,24 @@ async def test_a_server_error_is_retried_to_one_delivery(
     )
 
     await arrived(fakes.apns, token, 1)
+
+
+async def test_a_desktop_device_gets_no_mobile_push(
+    new_user, connect, client, password, fakes
+) -> None:
+    desktop, phone = "fcm-e2e-desktop", "fcm-e2e-phone"
+    bob, _ = await offline_user_with(
+        new_user, connect, client, password, ("desktop", "fcm", desktop), ("android", "fcm", phone)
+    )
+    _, _, alice_session = await new_user()
+    a = await connect(alice_session)
+
+    await a.request("msg.send", to=bob, client_msg_id="w1", content={"kind": "text", "text": "x"})
+
+    # Both devices' jobs would come from the same task: once the phone has its notification,
+    # the desktop would have had one too.
+    await arrived(fakes.fcm, phone, 1)
+    await arrived(fakes.fcm, desktop, 0, timeout_s=0.1)
 
 
 async def test_an_unregistered_token_is_dropped(new_user, connect, client, password, fakes) -> None:

@@ -19,7 +19,7 @@ from imfaas.functions.push.config import PushConfig
 from imfaas.functions.push.handler import PushFunction
 from imfaas.functions.push.providers.retry_policy import RetryPolicy
 from imfaas.functions.push.tests.fake_push_server import SERVER_ERROR, UNREGISTERED, too_many
-from imfaas.shared.ports.device_registry import PushToken, RefreshFamily
+from imfaas.shared.ports.device_registry import DeviceRecord, PushToken, RefreshFamily
 from imfaas.shared.ports.push_registry import PushPreferences
 from imfaas.shared.testing import RecordingEventBus, identity, port_sets, reply_frame
 
@@ -67,9 +67,12 @@ class PushEnv:
     def of_type(self, event_type: str) -> list[dict]:
         return [e.get_data() for e in self.bus.of_type(event_type)]
 
-    async def register(self, user: str, device: str, provider: str, token: str) -> None:
+    async def register(
+        self, user: str, device: str, provider: str, token: str, platform: str = "ios"
+    ) -> None:
         session = f"s-{user}-{device}"
-        family = RefreshFamily(session, user, device, "ios", "h", 0, NOW + 3_600_000, False)
+        await self.ports.devices.upsert_device(DeviceRecord(user, device, platform, NOW))
+        family = RefreshFamily(session, user, device, platform, "h", 0, NOW + 3_600_000, False)
         await self.ports.devices.create_family(family)
         assert await self.ports.devices.set_push_token(
             PushToken(user, device, provider, token, NOW), session
@@ -101,8 +104,8 @@ async def make_env(tmp_path, fcm_bench, apns_bench, hms_bench) -> AsyncIterator[
 async def env(make_env) -> PushEnv:
     made = await make_env()
     await made.register("bob", "phone", "apns", "b0" * 32)
-    await made.register("bob", "tablet", "fcm", "bob-fcm-token")
-    await made.register("carol", "p", "hms", "carol-hms-token")
+    await made.register("bob", "tablet", "fcm", "bob-fcm-token", "android")
+    await made.register("carol", "p", "hms", "carol-hms-token", "android")
     return made
 
 
@@ -243,6 +246,17 @@ async def test_the_per_user_rate_limit_drops_the_excess(make_env):
         await env.requested(["bob"], message(seq))
 
     assert len(env.apns.accepted) == 2
+
+
+async def test_web_and_desktop_devices_get_no_mobile_push(make_env):
+    env = await make_env()
+    await env.register("dave", "browser", "fcm", "dave-web-token", "web")
+    await env.register("dave", "laptop", "fcm", "dave-desktop-token", "desktop")
+    await env.register("dave", "phone", "fcm", "dave-android-token", "android")
+
+    await env.requested(["dave"])
+
+    assert [a.token for a in env.fcm.accepted] == ["dave-android-token"]
 
 
 async def test_a_user_without_tokens_gets_nothing_and_nothing_fails(env):

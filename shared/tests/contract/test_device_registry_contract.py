@@ -483,3 +483,17 @@ async def test_a_dropped_push_token_stays_dropped_after_reopening(open_port):
     reopened = await open_port("devices")
 
     assert [t.token for t in await reopened.push_tokens("u1")] == ["good"]
+
+
+async def test_push_tokens_carry_the_platform_the_device_last_logged_in_with(devices):
+    await devices.upsert_device(DeviceRecord("u1", "d1", "ios", NOW))
+    await devices.create_family(seated("s1", "d1"))
+    await devices.create_family(seated("s2", "d2"))
+    await devices.set_push_token(push("d1", "apple", provider="apns"), "s1")
+    await devices.set_push_token(push("d2", "other"), "s2")
+
+    tokens = await devices.push_tokens("u1")
+
+    assert [(t.device_id, t.platform) for t in tokens] == [("d1", "ios"), ("d2", "")]
+    await devices.upsert_device(DeviceRecord("u1", "d1", "web", NOW + 1))
+    assert (await devices.push_tokens("u1"))[0].platform == "web"
