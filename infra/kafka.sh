@@ -173,7 +173,9 @@ start_server() {
   kafka_format
   infra_log "starting kafka $KAFKA_VERSION on $KAFKA_BOOTSTRAP"
   # setsid: its own session, so it outlives the calling shell; without a fork, so $! is java's pid
-  setsid "$java" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  # 2 GiB: the end-to-end suite gives every server its own topics (11 event types, each with
+  # a .dlq, 16 partitions): a few thousand partitions by the end ran 512 MiB out of heap.
+  setsid "$java" -Xms256m -Xmx2g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true \
     -Dlog4j2.shutdownHookEnabled=false \
     -Dlog4j2.configurationFile="$KAFKA_RUN/log4j2.properties" -Dkafka.logs.dir="$KAFKA_RUN/log" \

@@ -158,3 +158,42 @@ async def post_event(
         return {"type": "http.request", "body": body, "more_body": False}
 
     return await entry(Request(scope, receive))
+
+
+def drop_real_namespace(
+    *,
+    keyspace: str | None = None,
+    cassandra_port: int = 29042,
+    topic_prefix: str | None = None,
+    kafka_bootstrap: str = "127.0.0.1:29092",
+) -> list[str]:
+    """Delete a test's Cassandra keyspace and Kafka topics on the local real servers (blocking;
+    the drivers are imported only here). Tests make a namespace each, and left behind they
+    pile up in the brokers' heaps. Returns what could not be cleaned, for a log line."""
+    problems = []
+    if keyspace is not None:
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(["127.0.0.1"], port=cassandra_port, connect_timeout=10)
+        try:
+            cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+        except Exception as exc:  # a server a test left stopped: nothing to clean there
+            problems.append(f"keyspace {keyspace}: {exc!r}")
+        finally:
+            cluster.shutdown()
+    if topic_prefix is not None:
+        from kafka.admin import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30_000)
+        except Exception as exc:
+            return [*problems, f"topics {topic_prefix}*: {exc!r}"]
+        try:
+            mine = [topic for topic in admin.list_topics() if topic.startswith(topic_prefix)]
+            if mine:
+                admin.delete_topics(mine, timeout_ms=30_000)
+        except Exception as exc:
+            problems.append(f"topics {topic_prefix}*: {exc!r}")
+        finally:
+            admin.close()
+    return problems

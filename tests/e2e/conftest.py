@@ -20,6 +20,7 @@ from imfaas.client import Connection, ImfaasClient, LoginSession
 from imfaas.events.schema_registry import frame_problems
 from imfaas.local_cluster import process_tree
 from imfaas.local_ports import free_port_range
+from imfaas.shared.testing import drop_real_namespace
 
 REAL = "real" in os.environ.get("IMFAAS_BACKENDS", "")
 
@@ -107,6 +108,20 @@ class DevServer:
             self.kill()
             return -9
 
+    def drop_namespace(self) -> None:
+        """Delete this server's Kafka topics and Cassandra keyspace once it is done for good:
+        the suite starts a few dozen servers, and their partitions and tables would pile up
+        in the brokers' heaps (both ran out of memory once)."""
+        if not REAL:
+            return
+        for problem in drop_real_namespace(
+            keyspace=self.env["IMFAAS_CASSANDRA_KEYSPACE"],
+            cassandra_port=int(self.env.get("IMFAAS_CASSANDRA_PORT", "29042")),
+            topic_prefix=self.env["IMFAAS_KAFKA_TOPIC_PREFIX"],
+            kafka_bootstrap=self.env.get("IMFAAS_KAFKA_BOOTSTRAP", "127.0.0.1:29092"),
+        ):
+            print(f"not cleaned: {problem}")
+
     def kill(self) -> None:
         """SIGKILL to every process of the server: a crash, no cleanup."""
         assert self.process is not None
@@ -140,6 +155,7 @@ def dev_server_factory(
     for srv in started:
         if srv.process is not None and srv.process.poll() is None:
             srv.stop()
+        srv.drop_namespace()
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +165,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     srv.start()
     yield srv
     srv.stop()
+    srv.drop_namespace()
 
 
 @contextlib.asynccontextmanager

@@ -109,6 +109,7 @@ def server(dev_server_factory, fakes: Fakes):
     srv = dev_server_factory(env=fakes.env)
     yield srv
     srv.stop()
+    srv.drop_namespace()
 
 
 async def arrived(fake: Any, token: str, count: int, timeout_s: float = 20.0) -> list[Any]:

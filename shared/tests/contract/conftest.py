@@ -9,6 +9,7 @@ for real backends must never pass by skipping them.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +20,7 @@ import pytest
 
 from imfaas.shared.adapter_factory import DURABLE_PORTS, open_ports
 from imfaas.shared.settings import Settings, SettingsError
-from imfaas.shared.testing import make_settings
+from imfaas.shared.testing import drop_real_namespace, make_settings
 
 KNOWN_BACKENDS = ("embedded", "real")
 DEFAULTS = Settings()
@@ -62,6 +63,7 @@ class PortOpener:
         # Each test gets its own namespace on the shared servers, kept across reopenings.
         self.namespace = "t" + uuid.uuid4().hex[:12]
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._opened_real: set[str] = set()
 
     async def __call__(self, port: str, **options: Any) -> Any:
         """Open ``port`` (a name from ``PORT_NAMES``); ``options`` tune in-memory adapters."""
@@ -98,6 +100,7 @@ class PortOpener:
             cassandra_keyspace=self.namespace,
             kafka_topic_prefix=f"{self.namespace}.",
         )
+        self._opened_real.add(port)
         try:
             ports = await open_ports(settings, [port])
         except SettingsError as exc:
@@ -130,6 +133,18 @@ class PortOpener:
         while self._closers:
             await self._closers.pop()()
 
+    async def discard(self) -> None:
+        """After the test: drop its keyspace and topics from the real servers (they would
+        pile up in the brokers' heaps over a run)."""
+        cql = self._opened_real & {"messages", "conversations"}
+        if not cql and "bus" not in self._opened_real:
+            return
+        await asyncio.to_thread(
+            drop_real_namespace,
+            keyspace=self.namespace if cql else None,
+            topic_prefix=f"{self.namespace}." if "bus" in self._opened_real else None,
+        )
+
 
 @pytest.fixture(params=BACKENDS)
 async def open_port(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[PortOpener]:
@@ -137,3 +152,4 @@ async def open_port(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     opener = PortOpener(request.param, tmp_path)
     yield opener
     await opener.close()
+    await opener.discard()
