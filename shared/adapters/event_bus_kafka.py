@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,10 @@ from imfaas.shared.errors import BackendUnavailable
 from imfaas.shared.ports.event_bus import EventHandler
 
 log = logging.getLogger("imfaas.bus.kafka")
+
+# A consumer without partitions this long is replaced by a new one. Longer than a dead
+# member's session (10 s), after which its partitions come to the survivors anyway.
+UNASSIGNED_RESTART_S = 20.0
 
 POLL_TIMEOUT_MS = 200
 
@@ -139,6 +144,7 @@ class KafkaEventBus:
                     )
                 except TopicAlreadyExistsError:
                     pass  # another process created it first
+                _await_leaders(admin, missing, self._timeout_s * 2)
             self._known_topics.update(names)
         except KafkaError as exc:
             raise BackendUnavailable(f"kafka: {exc!r}") from exc
@@ -320,9 +326,16 @@ class KafkaEventBus:
         # or a user's key), and one slow key does not hold up the other partitions' records.
         workers = ThreadPoolExecutor(self._partitions, thread_name_prefix=f"kafka:{sub.group}")
         try:
+            last_assigned = time.monotonic()
             while not sub.stop.is_set():
                 batches = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
                 sub.assigned = bool(consumer.assignment())
+                if sub.assigned:
+                    last_assigned = time.monotonic()
+                elif time.monotonic() - last_assigned > UNASSIGNED_RESTART_S:
+                    # kafka-python 2.3 sometimes leaves a member that joined before its topic
+                    # was in the metadata without partitions for good; a new member rejoins.
+                    raise RuntimeError(f"no partitions for {UNASSIGNED_RESTART_S:.0f} s")
                 if not batches:
                     continue
                 handled = {
@@ -406,3 +419,23 @@ class _Stopping(Exception):
 
 async def _call(handler: EventHandler, event: CloudEvent) -> object:
     return await handler(event)
+
+
+def _await_leaders(admin: KafkaAdminClient, topics: list[str], within_s: float) -> None:
+    """Wait until every new topic's partitions have leaders. Creation returns before the
+    broker's metadata shows them, and a consumer that subscribes in that gap may be given no
+    partitions and, with kafka-python 2.3, sometimes never rejoin (a dispatcher that never
+    became ready in CI)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        described = admin.describe_topics(topics)
+        if all(
+            t["error_code"] == 0
+            and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(f"kafka: topics {topics} have no leaders yet")
+        time.sleep(0.1)
