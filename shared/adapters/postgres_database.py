@@ -19,6 +19,10 @@ UNAVAILABLE = (
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # A pooled connection broken by a server restart can fail its setup this way ("cannot
+    # switch to state 15; another operation is in progress"): the kill stream's one
+    # unexplained `internal` reply.
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
 )
