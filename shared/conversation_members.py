@@ -10,7 +10,8 @@ from __future__ import annotations
 from imfaas.shared.conversation_id import ConversationId, parse_conversation
 from imfaas.shared.errors import Forbidden, NotFound
 from imfaas.shared.group_snapshots import GroupSnapshot, GroupSnapshots
-from imfaas.shared.ports.group_directory import GroupRecord, MemberRecord
+from imfaas.shared.ports.cache import Cache
+from imfaas.shared.ports.group_directory import GroupDirectory, GroupRecord, MemberRecord
 
 MODERATOR_ROLES = ("owner", "admin")
 
@@ -89,8 +90,8 @@ class ConversationMembers:
         return snapshot
 
 
-def conversation_members(groups: object | None, cache: object | None) -> ConversationMembers:
+def conversation_members(groups: GroupDirectory | None, cache: Cache | None) -> ConversationMembers:
     """Membership over the given ports; groups need both the directory and the cache."""
     if groups is None or cache is None:
         return ConversationMembers(None)
-    return ConversationMembers(GroupSnapshots(groups, cache))  # type: ignore[arg-type]
+    return ConversationMembers(GroupSnapshots(groups, cache))

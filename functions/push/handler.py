@@ -47,7 +47,7 @@ from imfaas.functions.push.push_rules import (
 )
 from imfaas.shared.adapter_factory import Ports
 from imfaas.shared.conversation_id import parse_conversation
-from imfaas.shared.conversation_members import conversation_members
+from imfaas.shared.conversation_members import ConversationMembers
 from imfaas.shared.errors import BadRequest
 from imfaas.shared.function_runtime import FrameContext, FrameRouter, FunctionBase
 from imfaas.shared.group_snapshots import GroupSnapshots
@@ -85,8 +85,9 @@ class PushFunction(FunctionBase):
     ) -> None:
         self._config = config
         self._ports = ports
-        self._members = conversation_members(ports.groups_, ports.cache_)
+        # One snapshot cache for both the membership checks and the notification titles.
         self._snapshots = GroupSnapshots(ports.groups, ports.cache)
+        self._members = ConversationMembers(self._snapshots)
         self._given = providers
         self._providers: dict[str, PushProvider] = dict(providers or {})
         self.metrics = PushMetrics()
