@@ -8,7 +8,9 @@
     python bench/imfaas_scenarios.py P6
 
 Each prints a table and writes ``bench/results/<scenario>-<target>.json``. The server runs
-pinned to CPU 0, this generator to CPU 1 (see ``bench_target.py``).
+pinned to CPU 0, this generator to CPU 1 (see ``bench_target.py``). P1 and P2 also show the
+server's CPU per process (on the cluster: each gateway, function and the dispatcher) and, on
+the cluster, the backend servers' CPU.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,8 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
-from bench_target import REPO, BenchTarget, cpu_seconds, rss_bytes
+from bench_target import REPO, BenchTarget, CpuUse, cpu_seconds, rss_bytes
+from bench_target import own_cpu_seconds as client_cpu
 from latency_histogram import LatencyHistogram
 from protocol_load import login, make_accounts, open_socket
 
@@ -36,25 +38,77 @@ from imfaas.local_ports import free_port_range
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def client_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def _shown(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def print_table(title: str, table: dict[str, dict[str, object]]) -> None:
+    """One row per name, one column per key of the rows (all rows have the same keys)."""
+    if not table:
+        print(f"\n  {title}: none found")
+        return
+    widths = {column: max(8, len(column)) for column in next(iter(table.values()))}
+    width = max(len(title), *(len(name) + 2 for name in table))
+    print(f"\n  {title:<{width}}" + "".join(f"  {c:>{w}}" for c, w in widths.items()))
+    for name, row in table.items():
+        cells = "".join(f"  {_shown(row[c]):>{w}}" for c, w in widths.items())
+        print(f"    {name:<{width - 2}}{cells}")
 
 
 def report(name: str, target: str, rows: dict) -> None:
+    """Print the rows (dict values as tables after the rest) and write them as JSON."""
     RESULTS.mkdir(exist_ok=True)
-    width = max(len(k) for k in rows)
+    scalars = {k: v for k, v in rows.items() if not isinstance(v, dict)}
+    width = max(len(k) for k in scalars)
     print(f"\n{name} on {target}")
+    for key, value in scalars.items():
+        print(f"  {key:<{width}}  {_shown(value)}")
     for key, value in rows.items():
-        shown = (
-            f"{value:,.2f}"
-            if isinstance(value, float)
-            else f"{value:,}"
-            if isinstance(value, int)
-            else value
-        )
-        print(f"  {key:<{width}}  {shown}")
+        if isinstance(value, dict):
+            print_table(key, value)
     (RESULTS / f"{name}-{target}.json").write_text(json.dumps(rows, indent=2))
+
+
+def cpu_rows(
+    target: BenchTarget,
+    use: tuple[CpuUse, CpuUse],
+    wall: float,
+    units: int,
+    per: str,
+    scale: float,
+) -> dict:
+    """Where the server CPU went: a table by process and, on the cluster, the backends'.
+
+    ``use`` is ``CpuSample.until``'s (server, backends); each table row has the process
+    count, CPU seconds, % of one core over ``wall`` and CPU per unit (``scale`` × s / units,
+    headed ``per``).
+    """
+    server, backends = use
+
+    def table(by: CpuUse) -> dict[str, dict[str, object]]:
+        busiest_first = sorted(by.by_name.items(), key=lambda item: -item[1])
+        return {
+            name: {
+                "processes": by.processes[name],
+                "CPU s": round(seconds, 3),
+                "CPU %": round(100 * seconds / wall, 1),
+                per: round(scale * seconds / max(1, units), 3),
+            }
+            for name, seconds in busiest_first
+        }
+
+    rows: dict = {"server CPU by process": table(server)}
+    if server.exited:
+        rows["server processes exited during the run (not counted)"] = server.exited
+    if target.kind == "cluster":
+        rows["backends CPU %"] = round(100 * backends.total / wall, 1)
+        rows[f"backends CPU {per}"] = round(scale * backends.total / max(1, units), 3)
+        rows["backends CPU by process"] = table(backends)
+    return rows
 
 
 async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict:
@@ -98,7 +152,7 @@ async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict
 
         readers = [asyncio.create_task(read_acks(ws)) for ws in sender_ws]
         readers += [asyncio.create_task(read_deliveries(ws)) for ws in receiver_ws]
-        cpu0, srv0, t0 = client_cpu(), cpu_seconds(target.server_pids()), time.perf_counter()
+        cpu0, sample0, t0 = client_cpu(), target.cpu_sample(), time.perf_counter()
         for i in range(total):
             due = t0 + i / args.rate
             delay = due - time.perf_counter()
@@ -125,9 +179,11 @@ async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict
         except TimeoutError:
             pass  # counted as missing below
         wall = time.perf_counter() - t0
-        cpu1, srv1 = client_cpu(), cpu_seconds(target.server_pids())
+        cpu1, sample1 = client_cpu(), target.cpu_sample()
         for task in readers:
             task.cancel()
+    use = sample0.until(sample1)
+    server_s = use[0].total
     return {
         "pairs": args.pairs,
         "target rate msg/s": args.rate,
@@ -145,8 +201,9 @@ async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict
         "deliver p99 ms": deliver_h.percentile_ms(99),
         "deliver p99.9 ms": deliver_h.percentile_ms(99.9),
         "client CPU %": round(100 * (cpu1 - cpu0) / wall, 1),
-        "server CPU %": round(100 * (srv1 - srv0) / wall, 1),
-        "server CPU ms per msg": round(1000 * (srv1 - srv0) / max(1, counts["delivered"]), 3),
+        "server CPU %": round(100 * server_s / wall, 1),
+        "server CPU ms per msg": round(1000 * server_s / max(1, counts["delivered"]), 3),
+        **cpu_rows(target, use, wall, counts["delivered"], "ms per msg", 1000),
     }
 
 
@@ -303,7 +360,7 @@ async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict
         await asyncio.wait_for(all_joined.wait(), 120)
         await asyncio.sleep(1)  # let the last group.event frames settle before measuring
 
-        cpu0, srv0, t0 = client_cpu(), cpu_seconds(target.server_pids()), time.perf_counter()
+        cpu0, sample0, t0 = client_cpu(), target.cpu_sample(), time.perf_counter()
         t0_ns = time.perf_counter_ns()
         for i in range(args.messages):
             delay = t0 + i / args.rate - time.perf_counter()
@@ -326,9 +383,10 @@ async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict
         send_wall = time.perf_counter() - t0
         await tally.drain()
         wall = time.perf_counter() - t0
-        cpu1, srv1 = client_cpu(), cpu_seconds(target.server_pids())
+        cpu1, sample1 = client_cpu(), target.cpu_sample()
         for task in readers:
             task.cancel()
+    use = sample0.until(sample1)
     return {
         "members": args.members,
         "target rate msg/s": args.rate,
@@ -338,7 +396,8 @@ async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict
         "errors": counts["errors"],
         "ack p50 ms": ack_h.percentile_ms(50),
         "ack p99 ms": ack_h.percentile_ms(99),
-        **tally.rows(t0_ns, cpu1 - cpu0, srv1 - srv0, wall),
+        **tally.rows(t0_ns, cpu1 - cpu0, use[0].total, wall),
+        **cpu_rows(target, use, wall, tally.delivered, "µs per delivery", 1e6),
     }
 
 

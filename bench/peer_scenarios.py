@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_target import cpu_seconds as cpu
 from imfaas_scenarios import FanoutTally
 from latency_histogram import LatencyHistogram
 
@@ -37,15 +38,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def pids_of_centrifugo() -> list[int]:
     pidfile = Path("/tmp/imfaas-infra/centrifugo/pid")
     return [int(pidfile.read_text().strip())] if pidfile.exists() else []
-
-
-def cpu(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 async def p1(args: argparse.Namespace) -> dict:
