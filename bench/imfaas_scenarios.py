@@ -2,15 +2,16 @@
 
     python bench/imfaas_scenarios.py P1 --target dev --pairs 100 --rate 2000 --seconds 10
     python bench/imfaas_scenarios.py P2 --target dev --members 1000 --messages 200 --rate 20
+    python bench/imfaas_scenarios.py P2 --target dev --members 1000 --procs 4 --client-cpus 1-4
     python bench/imfaas_scenarios.py P3 --target dev --sockets 2000
     python bench/imfaas_scenarios.py P4 --target dev --messages 10000
     python bench/imfaas_scenarios.py P5 --target dev --workers 32 --seconds 10
     python bench/imfaas_scenarios.py P6
 
 Each prints a table and writes ``bench/results/<scenario>-<target>.json``. The server runs
-pinned to CPU 0, this generator to CPU 1 (see ``bench_target.py``). P1 and P2 also show the
-server's CPU per process (on the cluster: each gateway, function and the dispatcher) and, on
-the cluster, the backend servers' CPU.
+pinned to CPU 0, this generator to CPU 1 (``--client-cpus``; see ``bench_target.py``). P1 and
+P2 also show the server's CPU per process (on the cluster: each gateway, function and the
+dispatcher) and, on the cluster, the backend servers' CPU.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 import aiohttp
 from bench_target import REPO, BenchTarget, CpuUse, cpu_seconds, rss_bytes
 from bench_target import own_cpu_seconds as client_cpu
+from fanout_members import LocalMembers, MemberProcesses, MemberSide, parse_cpus
 from latency_histogram import LatencyHistogram
 from protocol_load import login, make_accounts, open_socket
 
@@ -212,97 +214,30 @@ async def p1_send_deliver(target: BenchTarget, args: argparse.Namespace) -> dict
 GROUP_CHUNK = 2000
 
 
-class FanoutTally:
-    """M numbered messages, each due at R receivers: deliveries, duplicates, time to the last.
-
-    A message's text is ``"<number> <send time ns>"`` (``perf_counter_ns`` of this process).
-    Shared with ``peer_scenarios.py`` so both P2s count and report alike.
-    """
-
-    def __init__(self, messages: int, receivers: int) -> None:
-        self.receivers = receivers
-        self.expected = messages * receivers
-        self.send_ns, self.reached, self.last_ns = [0] * messages, [0] * messages, [0] * messages
-        self.seen: list[set[object]] = [set() for _ in range(receivers)]
-        self.deliver = LatencyHistogram()
-        self.delivered = self.duplicates = 0
-        self.all_delivered = asyncio.Event()
-
-    def text(self, number: int) -> str:
-        """The text of message ``number``, stamped now."""
-        self.send_ns[number] = now = time.perf_counter_ns()
-        return f"{number} {now}"
-
-    def received(self, receiver: int, key: object, text: str, received_ns: int) -> None:
-        """Receiver ``receiver`` got the message with ``text``; ``key`` identifies it there."""
-        if key in self.seen[receiver]:
-            self.duplicates += 1
-            return
-        self.seen[receiver].add(key)
-        number, stamp = map(int, text.split())
-        self.deliver.add(received_ns - stamp)
-        self.reached[number] += 1
-        self.last_ns[number] = max(self.last_ns[number], received_ns)
-        self.delivered += 1
-        if self.delivered == self.expected:
-            self.all_delivered.set()
-
-    async def drain(self, seconds: float = 30) -> None:
-        """Wait until every delivery arrived, ``seconds`` at most (the rest count as missing)."""
-        try:
-            await asyncio.wait_for(self.all_delivered.wait(), seconds)
-        except TimeoutError:
-            pass
-
-    def rows(self, t0_ns: int, client_s: float, server_s: float, wall: float) -> dict:
-        """Delivery, time-to-last-member and CPU rows; ``t0_ns`` is the first send's start."""
-        last_h = LatencyHistogram()
-        complete = [i for i, n in enumerate(self.reached) if n == self.receivers]
-        for i in complete:
-            last_h.add(self.last_ns[i] - self.send_ns[i])
-        delivery_wall = max(1e-9, (max(self.last_ns, default=t0_ns) - t0_ns) / 1e9)
-        per_delivery = max(1, self.delivered)
-        return {
-            "expected deliveries": self.expected,
-            "delivered": self.delivered,
-            "missing": self.expected - self.delivered,
-            "duplicates": self.duplicates,
-            "messages short of a member": len(self.reached) - len(complete),
-            "deliveries/s": round(self.delivered / delivery_wall, 1),
-            "deliver p50 ms": self.deliver.percentile_ms(50),
-            "deliver p99 ms": self.deliver.percentile_ms(99),
-            "last member p50 ms": last_h.percentile_ms(50),
-            "last member p99 ms": last_h.percentile_ms(99),
-            "last member p99.9 ms": last_h.percentile_ms(99.9),
-            "client CPU %": round(100 * client_s / wall, 1),
-            "client CPU µs per delivery": round(1e6 * client_s / per_delivery, 1),
-            "server CPU %": round(100 * server_s / wall, 1),
-            "server CPU µs per delivery": round(1e6 * server_s / per_delivery, 1),
-        }
-
-
 async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict:
-    """One group of N online members, one sender at open-loop rate R; time to last member."""
+    """One group of N online members, one sender at open-loop rate R; time to last member.
+
+    The sender (the group's owner) runs here; the members' sockets too with ``--procs 1``,
+    else in ``--procs`` member processes whose counts and CPU are merged into the same rows.
+    """
     if args.members < 2:
         raise SystemExit("P2 needs --members 2 or more (the sender and at least one member)")
+    if not 1 <= args.procs < args.members:
+        raise SystemExit("P2 needs 1 <= --procs < --members (each process holds a member)")
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         accounts = await make_accounts(http, target.url, args.members)
         owner, members = accounts[0], accounts[1:]
-        gate = asyncio.Semaphore(64)
-
-        async def connect(account) -> aiohttp.ClientWebSocketResponse:
-            async with gate:
-                return await open_socket(http, account)
-
+        side: MemberSide = (
+            LocalMembers(http, members, args.messages)
+            if args.procs == 1
+            else MemberProcesses(members, args.messages, args.procs, parse_cpus(args.client_cpus))
+        )
         owner_ws = await open_socket(http, owner)
-        member_ws = await asyncio.gather(*(connect(a) for a in members))
-        tally = FanoutTally(args.messages, len(members))
+        tally = side.tally
         ack_h = LatencyHistogram()
         replies: dict[str, asyncio.Future[dict]] = {}
         sent_at: dict[str, int] = {}
-        counts = {"acks": 0, "errors": 0, "joined": 0}
-        state = {"conversation": ""}
-        all_joined = asyncio.Event()
+        counts = {"acks": 0, "errors": 0}
 
         async def read_owner() -> None:
             async for msg in owner_ws:
@@ -316,22 +251,6 @@ async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict
                 elif kind == "error":
                     counts["errors"] += 1
 
-        async def read_member(index: int, ws: aiohttp.ClientWebSocketResponse) -> None:
-            me = members[index].user_id
-            async for msg in ws:
-                frame = json.loads(msg.data)
-                kind = frame.get("type")
-                if kind == "group.event":
-                    if frame.get("kind") == "joined" and me in frame.get("users", ()):
-                        counts["joined"] += 1
-                        if counts["joined"] == len(members):
-                            all_joined.set()
-                elif kind == "msg.new":
-                    now, message = time.perf_counter_ns(), frame["message"]
-                    if message["conversation"] == state["conversation"]:
-                        key = (message["conversation"], message["seq"])
-                        tally.received(index, key, message["content"]["text"], now)
-
         async def request(frame: dict) -> dict:
             replies[frame["id"]] = asyncio.get_running_loop().create_future()
             await owner_ws.send_str(json.dumps(frame))
@@ -340,55 +259,59 @@ async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict
                 raise RuntimeError(f"{frame['type']} failed: {reply}")
             return reply
 
-        readers = [asyncio.create_task(read_owner())]
-        readers += [asyncio.create_task(read_member(i, ws)) for i, ws in enumerate(member_ws)]
-        ids = [a.user_id for a in members]
-        created = await request(
-            {"type": "group.create", "id": "g0", "name": "p2", "members": ids[:GROUP_CHUNK]}
-        )
-        state["conversation"] = created["conversation"]
-        for start in range(GROUP_CHUNK, len(ids), GROUP_CHUNK):
-            chunk = ids[start : start + GROUP_CHUNK]
-            await request(
-                {
-                    "type": "group.invite",
-                    "id": f"g{start}",
-                    "group_id": created["group_id"],
-                    "users": chunk,
-                }
+        try:
+            await side.connect()
+            reader = asyncio.create_task(read_owner())
+            ids = [a.user_id for a in members]
+            created = await request(
+                {"type": "group.create", "id": "g0", "name": "p2", "members": ids[:GROUP_CHUNK]}
             )
-        await asyncio.wait_for(all_joined.wait(), 120)
-        await asyncio.sleep(1)  # let the last group.event frames settle before measuring
-
-        cpu0, sample0, t0 = client_cpu(), target.cpu_sample(), time.perf_counter()
-        t0_ns = time.perf_counter_ns()
-        for i in range(args.messages):
-            delay = t0 + i / args.rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            text = tally.text(i)
-            request_id = f"s{i}"
-            sent_at[request_id] = tally.send_ns[i]
-            await owner_ws.send_str(
-                json.dumps(
+            for start in range(GROUP_CHUNK, len(ids), GROUP_CHUNK):
+                chunk = ids[start : start + GROUP_CHUNK]
+                await request(
                     {
-                        "type": "msg.send",
-                        "id": request_id,
-                        "conversation": state["conversation"],
-                        "client_msg_id": f"c{i}",
-                        "content": {"kind": "text", "text": text},
+                        "type": "group.invite",
+                        "id": f"g{start}",
+                        "group_id": created["group_id"],
+                        "users": chunk,
                     }
                 )
-            )
-        send_wall = time.perf_counter() - t0
-        await tally.drain()
-        wall = time.perf_counter() - t0
-        cpu1, sample1 = client_cpu(), target.cpu_sample()
-        for task in readers:
-            task.cancel()
+            await side.wait_joined(120)
+            await asyncio.sleep(1)  # let the last group.event frames settle before measuring
+            await side.measure(created["conversation"])
+
+            cpu0, sample0, t0 = client_cpu(), target.cpu_sample(), time.perf_counter()
+            t0_ns = time.perf_counter_ns()
+            for i in range(args.messages):
+                delay = t0 + i / args.rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                text = tally.text(i)
+                request_id = f"s{i}"
+                sent_at[request_id] = tally.send_ns[i]
+                await owner_ws.send_str(
+                    json.dumps(
+                        {
+                            "type": "msg.send",
+                            "id": request_id,
+                            "conversation": created["conversation"],
+                            "client_msg_id": f"c{i}",
+                            "content": {"kind": "text", "text": text},
+                        }
+                    )
+                )
+            send_wall = time.perf_counter() - t0
+            member_s = await side.finish(30)
+            wall = time.perf_counter() - t0
+            cpu1, sample1 = client_cpu(), target.cpu_sample()
+            reader.cancel()
+        finally:
+            await side.close()
     use = sample0.until(sample1)
+    sender_s = cpu1 - cpu0
     return {
         "members": args.members,
+        "client processes": 1 + len(member_s),
         "target rate msg/s": args.rate,
         "achieved send rate msg/s": round(args.messages / send_wall, 1),
         "sent": args.messages,
@@ -396,7 +319,9 @@ async def p2_group_fanout(target: BenchTarget, args: argparse.Namespace) -> dict
         "errors": counts["errors"],
         "ack p50 ms": ack_h.percentile_ms(50),
         "ack p99 ms": ack_h.percentile_ms(99),
-        **tally.rows(t0_ns, cpu1 - cpu0, use[0].total, wall),
+        # Client CPU: the sender's process and every member process.
+        **tally.rows(t0_ns, sender_s + sum(member_s), use[0].total, wall),
+        "busiest client process CPU %": round(100 * max([sender_s, *member_s]) / wall, 1),
         **cpu_rows(target, use, wall, tally.delivered, "µs per delivery", 1e6),
     }
 
@@ -656,11 +581,20 @@ def main() -> int:
     parser.add_argument("--members", type=int, default=1000, help="P2 group size, sender too")
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--procs", type=int, default=1, help="P2: client processes holding the members' sockets"
+    )
+    parser.add_argument(
+        "--client-cpus",
+        default="1",
+        help="CPUs for the client processes: 1, 1,3 or 1-4 (the server has CPU 0); "
+        "P2's member process i gets the i-th, round-robin",
+    )
     args = parser.parse_args()
     for option, (default, by_scenario) in PER_SCENARIO_DEFAULTS.items():
         if getattr(args, option) is None:
             setattr(args, option, by_scenario.get(args.scenario, default))
-    os.sched_setaffinity(0, {1})
+    os.sched_setaffinity(0, set(parse_cpus(args.client_cpus)))
     if args.scenario == "P6":
         report("P6", "functions", p6_cold_start(args))
         return 0

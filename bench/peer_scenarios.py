@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench_target import cpu_seconds as cpu
-from imfaas_scenarios import FanoutTally
+from fanout_members import FanoutTally
 from latency_histogram import LatencyHistogram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peer"))
