@@ -1,8 +1,9 @@
-"""The same P1, P2 and P5 load against the peer, Centrifugo, for side-by-side ratios.
+"""The same P1, P2, P3 and P5 load against the peer, Centrifugo, for side-by-side ratios.
 
     bash bench/peer/centrifugo.sh install && bash bench/peer/centrifugo.sh start
     python bench/peer_scenarios.py P1 --pairs 50 --rate 1000 --seconds 8
     python bench/peer_scenarios.py P2 --members 1000 --messages 200 --rate 20
+    python bench/peer_scenarios.py P3 --sockets 2000 --seconds 10
     python bench/peer_scenarios.py P5 --workers 32 --seconds 8
 
 P1 maps to personal channels: each receiver subscribes to ``personal:<user>``, each sender
@@ -10,6 +11,11 @@ publishes to it (a client-side publish answered by the server, our ``msg.ack``'s
 P2 maps a group to one channel: N-1 connections (one user, ``personal:p2group``) subscribe,
 one more connection publishes to it (counted with imfaas P2's ``FanoutTally``); no history,
 so duplicates are counted by message number.
+P3 holds N idle connections (as imfaas's P3: one user per 100 of them, each connection
+subscribed to its user's channel) that Centrifugo pings every ``--heartbeat`` seconds, and
+reads the server's RSS per connection and CPU. The ping interval is a server-wide setting, so
+P3 runs its own instance (port 28001, started and stopped by this script unless it is already
+running) and ignores ``--url``; the one P1, P2 and P5 use keeps Centrifugo's default 25 s.
 P5 is connect churn: token → WebSocket → connect reply. Centrifugo must run pinned to CPU 0
 (its script does it); this generator pins itself to CPU 1.
 """
@@ -18,26 +24,71 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from bench_target import cpu_seconds as cpu
+from bench_target import rss_bytes
 from fanout_members import FanoutTally
+from imfaas_scenarios import report
 from latency_histogram import LatencyHistogram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peer"))
 from centrifugo_client import PeerConnection
 
-RESULTS = Path(__file__).resolve().parent / "results"
+PEER_SCRIPT = Path(__file__).resolve().parent / "peer" / "centrifugo.sh"
+# The instance P1, P2 and P5 use (centrifugo.sh's defaults) and P3's own; see p3_centrifugo.
+SHARED_RUN = Path("/tmp/imfaas-infra")
+P3_RUN, P3_PORT = Path("/tmp/imfaas-infra/peer-p3"), 28001
 
 
-def pids_of_centrifugo() -> list[int]:
-    pidfile = Path("/tmp/imfaas-infra/centrifugo/pid")
+def pids_of_centrifugo(run: Path = SHARED_RUN) -> list[int]:
+    pidfile = run / "centrifugo" / "pid"
     return [int(pidfile.read_text().strip())] if pidfile.exists() else []
+
+
+@contextlib.contextmanager
+def p3_centrifugo(heartbeat: float) -> Iterator[str]:
+    """P3's Centrifugo, pinging every ``heartbeat`` s; yields its WebSocket URL.
+
+    Its own instance, because the ping interval is one setting for the whole server: the
+    shared one on port 28000 keeps the default 25 s, so P1, P2 and P5 measure what they did
+    (and someone's CPU benchmark on it is not disturbed by a restart). An instance already
+    running is used and left running; one started here is stopped here.
+    """
+    ping = f"{heartbeat:g}s"
+    env = {
+        **os.environ,
+        "IMFAAS_INFRA_RUN": str(P3_RUN),
+        "IMFAAS_PEER_PORT": str(P3_PORT),
+        "CENTRIFUGO_PING_INTERVAL": ping,
+        # Centrifugo requires pong_timeout < ping_interval; the value only moves the check.
+        "CENTRIFUGO_PONG_TIMEOUT": f"{heartbeat / 2:g}s",
+    }
+
+    def script(command: str) -> int:
+        return subprocess.run(["bash", str(PEER_SCRIPT), command], env=env).returncode
+
+    already_running = script("status") == 0
+    if already_running:
+        config = json.loads((P3_RUN / "centrifugo" / "config.json").read_text())
+        running_ping = config["client"].get("ping_interval")
+        if running_ping != ping:
+            raise SystemExit(f"P3's Centrifugo runs with ping_interval {running_ping}, not {ping}")
+    elif script("start") != 0:
+        raise SystemExit("could not start P3's Centrifugo")
+    try:
+        yield f"ws://127.0.0.1:{P3_PORT}/connection/websocket"
+    finally:
+        if not already_running:
+            script("stop")
 
 
 async def p1(args: argparse.Namespace) -> dict:
@@ -160,6 +211,46 @@ async def p2(args: argparse.Namespace) -> dict:
     }
 
 
+async def p3(args: argparse.Namespace) -> dict:
+    """N idle connections, each pinged by the server every --heartbeat s; its RSS and CPU."""
+    pid = pids_of_centrifugo(P3_RUN)[0]
+    # As imfaas's P3 (one account per 100 sockets), so both servers hold as many users and
+    # channels per connection.
+    users = max(1, args.sockets // 100)
+    await asyncio.sleep(1)
+    rss0 = rss_bytes(pid)
+    gate = asyncio.Semaphore(64)
+
+    async def one(i: int) -> PeerConnection:
+        async with gate:
+            return await PeerConnection.open(args.url, f"p3u{i % users}")
+
+    conns = await asyncio.gather(*(one(i) for i in range(args.sockets)))
+    await asyncio.sleep(2)
+    rss1 = rss_bytes(pid)
+    # The server sends the pings (the first at a random point in the first interval, so they
+    # are spread out); the client answers each and counts it.
+    pings0, cpu0, t0 = sum(c.pings for c in conns), cpu([pid]), time.perf_counter()
+    await asyncio.sleep(args.seconds)
+    cpu1, wall = cpu([pid]), time.perf_counter() - t0
+    beats = sum(c.pings for c in conns) - pings0
+    lost = sum(c.closed for c in conns)  # a missed pong would have closed one (no_pong)
+    for conn in conns:
+        await conn.close()
+    # The same rows as imfaas's P3 ("gateway": the process holding the sockets), then ours.
+    return {
+        "sockets": args.sockets,
+        "gateway RSS before MB": round(rss0 / 2**20, 1),
+        "gateway RSS after MB": round(rss1 / 2**20, 1),
+        "RSS per connection KB": round((rss1 - rss0) / args.sockets / 1024, 2),
+        "heartbeats/s": round(beats / wall, 1),
+        "gateway CPU % with heartbeats": round(100 * (cpu1 - cpu0) / wall, 2),
+        "users": users,
+        "ping interval s": args.heartbeat,
+        "sockets closed during the run": lost,
+    }
+
+
 async def p5(args: argparse.Namespace) -> dict:
     """Workers loop token → connect → subscribe reply → close."""
     hist, done = LatencyHistogram(), {"n": 0}
@@ -188,24 +279,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("scenario", choices=["P1", "P2", "P5"])
+    parser.add_argument("scenario", choices=["P1", "P2", "P3", "P5"])
     parser.add_argument("--url", default="ws://127.0.0.1:28000/connection/websocket")
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--rate", type=float, help="msg/s (P1: 1000, P2: 20)")
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, help="P3: 10 (as imfaas's), others: 8")
+    parser.add_argument("--sockets", type=int, default=2000, help="P3 idle connections")
+    parser.add_argument("--heartbeat", type=float, default=5.0, help="P3 ping interval, s")
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--members", type=int, default=1000, help="P2 channel size, sender too")
     parser.add_argument("--messages", type=int, default=200, help="P2 messages published")
     args = parser.parse_args()
     if args.rate is None:
         args.rate = 20 if args.scenario == "P2" else 1000
+    if args.seconds is None:
+        args.seconds = 10 if args.scenario == "P3" else 8
     os.sched_setaffinity(0, {1})
-    rows = asyncio.run({"P1": p1, "P2": p2, "P5": p5}[args.scenario](args))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.scenario}-centrifugo.json").write_text(json.dumps(rows, indent=2))
-    print(f"\n{args.scenario} on centrifugo")
-    for key, value in rows.items():
-        print(f"  {key:<28}  {value}")
+    if args.scenario == "P3":
+        with p3_centrifugo(args.heartbeat) as url:
+            args.url = url
+            rows = asyncio.run(p3(args))
+    else:
+        rows = asyncio.run({"P1": p1, "P2": p2, "P5": p5}[args.scenario](args))
+    report(args.scenario, "centrifugo", rows)
     return 0
 
 

@@ -13,7 +13,11 @@
 # Clients connect with an HS256 JWT ({"sub": user}) signed with "bench-secret". Namespace
 # `personal`: any connected (non-anonymous) client may subscribe to and publish into any
 # personal:<user> channel; no history, no presence, no join/leave.
-# Memory engine (single node), app-level JSON pings ({} every 25 s, pong within 8 s).
+# Memory engine (single node), app-level JSON pings ({} every 25 s, pong within 8 s: Centrifugo's
+# defaults; CENTRIFUGO_PING_INTERVAL / CENTRIFUGO_PONG_TIMEOUT change them, Go durations such as
+# 5s). The ping interval is one setting for the whole server, so peer_scenarios.py P3 starts its
+# own instance with it (IMFAAS_INFRA_RUN=/tmp/imfaas-infra/peer-p3, IMFAAS_PEER_PORT=28001)
+# and the default instance, the one P1, P2 and P5 use, keeps 25 s.
 # The server is pinned to CPU 0 with taskset, so the Go runtime starts with GOMAXPROCS=1.
 #
 # Binary: $IMFAAS_INFRA_HOME/dist/centrifugo-<version>/bin/centrifugo (kept across runs).
@@ -32,6 +36,8 @@ IMFAAS_INFRA_HOME=${IMFAAS_INFRA_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/imfaas-in
 IMFAAS_INFRA_RUN=${IMFAAS_INFRA_RUN:-/tmp/imfaas-infra}
 IMFAAS_WAIT_SECONDS=${IMFAAS_WAIT_SECONDS:-60}
 IMFAAS_PEER_PORT=${IMFAAS_PEER_PORT:-28000}
+CENTRIFUGO_PING_INTERVAL=${CENTRIFUGO_PING_INTERVAL:-25s}   # client.ping_interval (default: 25s)
+CENTRIFUGO_PONG_TIMEOUT=${CENTRIFUGO_PONG_TIMEOUT:-8s}      # client.pong_timeout (default: 8s)
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
 C_DIST=$IMFAAS_INFRA_HOME/dist/centrifugo-${CENTRIFUGO_VERSION#v}
@@ -88,7 +94,9 @@ write_config() {  # rewritten on every start so port and paths follow the enviro
   "pid_file": "$C_PIDFILE",
   "client": {
     "token": {"hmac_secret_key": "bench-secret"},
-    "allowed_origins": ["*"]
+    "allowed_origins": ["*"],
+    "ping_interval": "$CENTRIFUGO_PING_INTERVAL",
+    "pong_timeout": "$CENTRIFUGO_PONG_TIMEOUT"
   },
   "http_api": {"key": "bench-api-key"},
   "channel": {

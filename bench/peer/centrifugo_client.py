@@ -61,6 +61,7 @@ class PeerConnection:
     ) -> None:
         self.user = user
         self.messages = asyncio.Queue()
+        self.pings = 0  # server pings answered (P3 counts its heartbeats with it)
         self._session = session
         self._ws = ws
         self._next_id = 0
@@ -91,6 +92,11 @@ class PeerConnection:
     async def publish(self, to_user: str, text: str) -> None:
         """Publish ``{"text": text}`` to ``personal:<to_user>``; return on the publish reply."""
         await self._request({"publish": {"channel": f"personal:{to_user}", "data": {"text": text}}})
+
+    @property
+    def closed(self) -> bool:
+        """The connection has ended (closed by either side or failed)."""
+        return self._closed_error is not None
 
     async def close(self) -> None:
         if not self._ws.closed:
@@ -145,6 +151,7 @@ class PeerConnection:
 
     async def _handle(self, reply: dict[str, Any], received_ns: int) -> None:
         if not reply:  # server ping
+            self.pings += 1
             await self._ws.send_str("{}")
             return
         cmd_id = reply.get("id")
