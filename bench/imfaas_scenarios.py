@@ -6,6 +6,7 @@
     python bench/imfaas_scenarios.py P3 --target dev --sockets 2000
     python bench/imfaas_scenarios.py P4 --target dev --messages 10000
     python bench/imfaas_scenarios.py P5 --target dev --workers 32 --seconds 10
+    python bench/imfaas_scenarios.py P5 --target dev --workers 32 --seconds 10 --mode connect
     python bench/imfaas_scenarios.py P6
 
 Each prints a table and writes ``bench/results/<scenario>-<target>.json``. The server runs
@@ -427,29 +428,40 @@ async def p4_offline_sync(target: BenchTarget, args: argparse.Namespace) -> dict
 
 
 async def p5_login_churn(target: BenchTarget, args: argparse.Namespace) -> dict:
-    """Workers loop login → WebSocket → auth.ok → close; rate and latency."""
+    """Workers loop login → WebSocket → auth.ok → close (``--mode login``), or, with a token
+    from one login each, WebSocket → auth.ok → close (``--mode connect``: Centrifugo's P5)."""
+    connect_only = args.mode == "connect"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         accounts = await make_accounts(http, target.url, args.workers)
         hist, done = LatencyHistogram(), {"n": 0}
-        stop_at = time.perf_counter() + args.seconds
 
         async def worker(account) -> None:
             while time.perf_counter() < stop_at:
                 t0 = time.perf_counter_ns()
-                fresh = await login(http, target.url, account.username)
+                fresh = account if connect_only else await login(http, target.url, account.username)
                 ws = await open_socket(http, fresh)
                 hist.add(time.perf_counter_ns() - t0)
                 done["n"] += 1
                 await ws.close()
 
-        t0 = time.perf_counter()
+        cpu0, sample0, t0 = client_cpu(), target.cpu_sample(), time.perf_counter()
+        stop_at = t0 + args.seconds
         await asyncio.gather(*(worker(a) for a in accounts))
         wall = time.perf_counter() - t0
+        cpu1, sample1 = client_cpu(), target.cpu_sample()
+    use = sample0.until(sample1)
+    what = "connects" if connect_only else "logins"
+    first = "auth→auth.ok" if connect_only else "login→auth.ok"
     return {
+        "mode": args.mode,
         "workers": args.workers,
-        "logins/s": round(done["n"] / wall, 1),
-        "login→auth.ok p50 ms": hist.percentile_ms(50),
-        "login→auth.ok p99 ms": hist.percentile_ms(99),
+        f"{what}/s": round(done["n"] / wall, 1),
+        f"{first} p50 ms": hist.percentile_ms(50),
+        f"{first} p99 ms": hist.percentile_ms(99),
+        "client CPU %": round(100 * (cpu1 - cpu0) / wall, 1),
+        "server CPU %": round(100 * use[0].total / wall, 1),
+        f"server CPU ms per {what[:-1]}": round(1000 * use[0].total / max(1, done["n"]), 3),
+        **cpu_rows(target, use, wall, done["n"], f"ms per {what[:-1]}", 1000),
     }
 
 
@@ -580,6 +592,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, help="P2: 200 sent, P4: 10000 waiting")
     parser.add_argument("--members", type=int, default=1000, help="P2 group size, sender too")
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument(
+        "--mode",
+        choices=["login", "connect"],
+        default="login",
+        help="P5: password login per socket, or reconnects with a token (Centrifugo's P5)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--procs", type=int, default=1, help="P2: client processes holding the members' sockets"
@@ -605,7 +623,12 @@ def main() -> int:
             rows = asyncio.run(SCENARIOS[args.scenario](target, args))
         finally:
             target.stop()
-    report(args.scenario, args.target, rows)
+    name = (
+        f"{args.scenario}-connect"
+        if args.scenario == "P5" and args.mode == "connect"
+        else args.scenario
+    )
+    report(name, args.target, rows)
     return 0
 
 
