@@ -96,6 +96,23 @@ def error_frame(code: str, message: str, request_id: str | None = None) -> dict[
 class SessionProtocol:
     """One client socket's protocol state."""
 
+    # One per socket: no instance dict (idle sockets are most of the gateway's memory).
+    __slots__ = (
+        "_auth_request_id",
+        "_bucket",
+        "_frame_limits",
+        "_limits",
+        "_on_frame",
+        "_pending",
+        "_refusals",
+        "_routable",
+        "device_id",
+        "last_activity",
+        "opened_at",
+        "state",
+        "user_id",
+    )
+
     def __init__(
         self,
         limits: SessionLimits,
@@ -115,7 +132,8 @@ class SessionProtocol:
         self.last_activity = now
         self.user_id: str | None = None
         self.device_id: str | None = None
-        self._pending: list[str] = []
+        # Frames that arrive while the token is checked; None when there are none.
+        self._pending: list[str] | None = None
         self._auth_request_id: str | None = None
         self._bucket = TokenBucket(limits.rate_burst, now)
         self._refusals = 0
@@ -133,6 +151,8 @@ class SessionProtocol:
         ):
             return self._close(CLOSE_TOO_BIG, "frame too large")
         if self.state is State.AUTHENTICATING:
+            if self._pending is None:
+                self._pending = []
             if len(self._pending) >= self._limits.max_pending_while_auth:
                 return self._close(CLOSE_RATE, "too many frames before auth.ok")
             self._pending.append(data)
@@ -189,14 +209,15 @@ class SessionProtocol:
             return []
         self.state = State.OPEN
         self.user_id, self.device_id = user_id, device_id
+        self._auth_request_id = None  # only an auth timeout uses it
         self.last_activity = now
         actions: list[Action] = [
             SendFrame(
                 {"type": "auth.ok", "id": request_id, "user_id": user_id, "device_id": device_id}
             )
         ]
-        pending, self._pending = self._pending, []
-        for data in pending:
+        pending, self._pending = self._pending, None
+        for data in pending or ():
             actions.extend(self.receive_text(data, now))
         return actions
 
@@ -259,7 +280,7 @@ class SessionProtocol:
 
     def _close(self, code: int, reason: str) -> list[Action]:
         self.state = State.CLOSED
-        self._pending = []
+        self._pending = None
         return [CloseSocket(code, reason)]
 
 
