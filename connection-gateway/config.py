@@ -23,6 +23,7 @@ class GatewayConfig:
     max_connections_per_ip: int
     trusted_proxies: tuple[IPNetwork, ...]
     max_http_body_bytes: int
+    max_send_buffer_bytes: int
     route_ttl_s: int
     frame_routes: dict[str, str]
     public_keys_dir: Path
@@ -50,6 +51,7 @@ class GatewayConfig:
             max_connections_per_ip=settings.max_connections_per_ip,
             trusted_proxies=parse_networks(settings.trusted_proxies),
             max_http_body_bytes=settings.max_http_body_bytes,
+            max_send_buffer_bytes=settings.max_send_buffer_bytes,
             route_ttl_s=settings.route_ttl_s,
             frame_routes=dict(settings.frame_routes),
             public_keys_dir=Path(settings.jwt_public_keys_dir or settings.data_dir / "keys"),

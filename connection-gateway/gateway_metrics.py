@@ -89,19 +89,19 @@ class GatewayMetrics:
                 inc = self._in[label] = self._frames_in.labels(label).inc
         inc()
 
-    def frame_out(self, frame: dict[str, Any]) -> None:
-        """Count one frame sent (and its code when it is an error)."""
+    def frame_out(self, frame: dict[str, Any], sockets: int = 1) -> None:
+        """Count a frame sent to ``sockets`` sockets (and its code when it is an error)."""
         frame_type = str(frame.get("type"))
         inc = self._out.get(frame_type)
         if inc is None:
             inc = self._out[frame_type] = self._frames_out.labels(frame_type).inc
-        inc()
+        inc(sockets)
         if frame_type == "error":
             code = str(frame.get("code"))
             error = self._error.get(code)
             if error is None:
                 error = self._error[code] = self._errors.labels(code).inc
-            error()
+            error(sockets)
 
     def closed(self, code: int) -> None:
         """Count one socket closed with ``code``."""

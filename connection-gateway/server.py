@@ -11,10 +11,11 @@ import contextlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 from cloudevents.http import CloudEvent
 
 from imfaas.events import catalog, trace_context
@@ -24,6 +25,7 @@ from imfaas.gateway.client_address import client_ip
 from imfaas.gateway.config import GatewayConfig
 from imfaas.gateway.connection_caps import ConnectionCaps
 from imfaas.gateway.frame_rate_limits import FrameRateLimits
+from imfaas.gateway.frame_writer import FrameWriter, text_frame
 from imfaas.gateway.function_invoker import FunctionInvoker
 from imfaas.gateway.gateway_metrics import CONTENT_TYPE, GatewayMetrics
 from imfaas.gateway.presence_announcer import PRESENCE_FUNCTION, PresenceAnnouncer
@@ -51,6 +53,9 @@ from imfaas.shared.ports.route_table import Route, RouteTable
 log = logging.getLogger("imfaas.gateway")
 
 MAX_QUEUED_REQUESTS = 256
+# Fanout splits its batches (delivery_http.ITEMS_PER_POST); this bounds what one may hold,
+# apart from the much smaller client body limit, since a batch names up to thousands of sockets.
+MAX_DELIVERY_BODY_BYTES = 16 * 1024 * 1024
 # A socket refused at a cap gets this long to answer the close before it is dropped.
 REFUSED_CLOSE_TIMEOUT_S = 2.0
 _COMPACT = (",", ":")
@@ -60,21 +65,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=_COMPACT, ensure_ascii=False)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ClientConnection:
     """One accepted socket and what the gateway knows about it."""
 
     conn_id: str
     ws: web.WebSocketResponse
+    writer: FrameWriter
     protocol: SessionProtocol
     claims: AccessClaims | None = None
     route: Route | None = None
-    requests: asyncio.Queue[dict[str, Any]] = field(
-        default_factory=lambda: asyncio.Queue(MAX_QUEUED_REQUESTS)
-    )
+    # Requests waiting for the worker, oldest first. Both exist only while requests are in
+    # flight: an idle socket holds no queue and no task.
+    requests: deque[dict[str, Any]] | None = None
     worker: asyncio.Task[None] | None = None
     # The code the server closed with (None: the client closed, or has not yet).
     close_code: int | None = None
+    # Over its send buffer limit and being closed: nothing more is written to it.
+    lagging: bool = False
 
 
 class Gateway:
@@ -105,6 +113,7 @@ class Gateway:
         self.caps = ConnectionCaps(config.max_connections, config.max_connections_per_ip)
         self.frame_limits = FrameRateLimits(config.frame_rates)
         self._background: list[asyncio.Task[None]] = []
+        self._closing_tasks: set[asyncio.Task[None]] = set()
         self.public_ws_url = config.public_ws_url
         # Counters shown on /healthz; Prometheus reads ``metrics`` on /metrics.
         self.delivery_batches = 0
@@ -112,6 +121,9 @@ class Gateway:
         self.metrics = GatewayMetrics(
             (*config.frame_routes, "auth", "ping"), lambda: len(self._connections)
         )
+        # Bound once and shared by every socket's SessionProtocol.
+        self._routable = self._is_routable
+        self._count_frame_in = self.metrics.frame_in
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -182,6 +194,7 @@ class Gateway:
             ),
             return_exceptions=True,
         )
+        await asyncio.gather(*self._closing_tasks, return_exceptions=True)
         await self.presence.drain()
 
     @property
@@ -219,45 +232,59 @@ class Gateway:
 
     async def _serve_socket(self, request: web.Request) -> web.StreamResponse:
         # aiohttp refuses a message of exactly max_msg_size; the protocol allows up to the limit.
+        # No permessage-deflate: frames stay the same bytes for every socket (frame_writer),
+        # and a zlib context per socket would cost more memory than an idle socket has.
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.limits.max_frame_bytes + 1, autoping=False, heartbeat=None
+            max_msg_size=self.config.limits.max_frame_bytes + 1,
+            autoping=False,
+            heartbeat=None,
+            compress=False,
         )
         await ws.prepare(request)
+        transport = request.transport
+        if transport is None:
+            return ws
         loop = asyncio.get_running_loop()
         conn = ClientConnection(
             conn_id=secrets.token_hex(8),
             ws=ws,
+            writer=FrameWriter(transport, self.config.max_send_buffer_bytes),
             protocol=SessionProtocol(
                 self.config.limits,
-                self._is_routable,
+                self._routable,
                 loop.time(),
                 self.frame_limits,
-                self.metrics.frame_in,
+                self._count_frame_in,
             ),
         )
         self._connections[conn.conn_id] = conn
         try:
-            async for msg in ws:
-                now = loop.time()
-                if msg.type is WSMsgType.TEXT:
-                    actions = conn.protocol.receive_text(msg.data, now)
-                elif msg.type is WSMsgType.BINARY:
-                    actions = conn.protocol.receive_binary(len(msg.data), now)
-                elif msg.type is WSMsgType.PING:
-                    conn.protocol.receive_ping(now)
-                    await ws.pong(msg.data)
-                    continue
-                elif msg.type is WSMsgType.PONG:
-                    conn.protocol.receive_ping(now)
-                    continue
-                else:
-                    break
-                await self._run(conn, actions)
-                if conn.protocol.state is State.CLOSED:
-                    break
+            # Not ``async for``: that is one more coroutine frame per idle socket, and its loop
+            # variable would keep the last frame received alive until the next one.
+            while await self._receive(conn, await ws.receive()):
+                pass
         finally:
             await self._forget(conn)
         return ws
+
+    async def _receive(self, conn: ClientConnection, msg: WSMessage) -> bool:
+        """Act on one received message; False once the socket is done."""
+        now = asyncio.get_running_loop().time()
+        if msg.type is WSMsgType.TEXT:
+            actions = conn.protocol.receive_text(msg.data, now)
+        elif msg.type is WSMsgType.BINARY:
+            actions = conn.protocol.receive_binary(len(msg.data), now)
+        elif msg.type is WSMsgType.PING:
+            conn.protocol.receive_ping(now)
+            await conn.ws.pong(msg.data)
+            return True
+        elif msg.type is WSMsgType.PONG:
+            conn.protocol.receive_ping(now)
+            return True
+        else:  # CLOSE, CLOSING, CLOSED, ERROR
+            return False
+        await self._run(conn, actions)
+        return conn.protocol.state is not State.CLOSED
 
     def _is_routable(self, frame_type: str) -> bool:
         return frame_type in self.config.frame_routes
@@ -311,22 +338,29 @@ class Gateway:
 
     async def _enqueue(self, conn: ClientConnection, frame: dict[str, Any]) -> None:
         # One worker per socket keeps a client's requests in the order it sent them.
-        try:
-            conn.requests.put_nowait(frame)
-        except asyncio.QueueFull:
+        if conn.requests is None:
+            conn.requests = deque()
+        elif len(conn.requests) >= MAX_QUEUED_REQUESTS:
             await self._send(
                 conn, error_frame("rate_limited", "too many requests in flight", frame["id"])
             )
             return
+        conn.requests.append(frame)
         if conn.worker is None:
             conn.worker = asyncio.create_task(self._forward_loop(conn), name=f"conn:{conn.conn_id}")
 
     async def _forward_loop(self, conn: ClientConnection) -> None:
-        while True:
-            frame = await conn.requests.get()
-            reply = await self._forward(conn, frame)
-            if reply is not None:
-                await self._send(conn, reply)
+        # Runs until the queue is empty: between the check and the exit nothing can enqueue.
+        requests = conn.requests
+        assert requests is not None
+        try:
+            while requests:
+                frame = requests.popleft()
+                reply = await self._forward(conn, frame)
+                if reply is not None:
+                    await self._send(conn, reply)
+        finally:
+            conn.requests = conn.worker = None
 
     async def _forward(
         self, conn: ClientConnection, frame: dict[str, Any]
@@ -359,14 +393,31 @@ class Gateway:
             return error_frame("internal", "internal error", frame["id"])
         return data
 
-    async def _send(
-        self, conn: ClientConnection, frame: dict[str, Any], text: str | None = None
-    ) -> None:
-        if conn.ws.closed:
-            return
-        self.metrics.frame_out(frame)
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await conn.ws.send_str(_dumps(frame) if text is None else text)
+    async def _send(self, conn: ClientConnection, frame: dict[str, Any]) -> None:
+        if self._write(conn, text_frame(_dumps(frame))):
+            self.metrics.frame_out(frame)
+
+    def _write(self, conn: ClientConnection, data: bytes) -> bool:
+        """Queue one frame's bytes on the socket without waiting; False if not sent."""
+        if conn.ws.closed or conn.lagging:
+            return False
+        if conn.writer.write(data):
+            return True
+        if not conn.ws.closed:
+            conn.lagging = True
+            task = asyncio.create_task(self._drop_lagging(conn), name=f"lagging:{conn.conn_id}")
+            self._closing_tasks.add(task)
+            task.add_done_callback(self._closing_tasks.discard)
+        return False
+
+    async def _drop_lagging(self, conn: ClientConnection) -> None:
+        # Its messages are stored; after reconnecting, sync brings them. Waiting for it instead
+        # would hold every other socket's delivery behind this one.
+        log.warning(
+            "closing %s: over %d unsent bytes", conn.conn_id, self.config.max_send_buffer_bytes
+        )
+        await self._close(conn, CLOSE_TRY_LATER, "too slow: reconnect and sync")
+        conn.writer.abort()
 
     async def _close(self, conn: ClientConnection, code: int, reason: str) -> None:
         conn.protocol.closed()
@@ -417,25 +468,31 @@ class Gateway:
         """Send each item's frame to its socket (then close it if asked); return frames sent."""
         self.delivery_batches += 1
         self.metrics.delivery_batch(len(items))
-        sent = 0
         closing: list[tuple[ClientConnection, int]] = []
-        # A frame shared by many items (a group message) is encoded once for all of them.
-        encoded: dict[int, str] = {}
+        # A frame shared by many items (a group message) is framed and counted once for all.
+        framed: dict[int, tuple[dict[str, Any], bytes]] = {}
+        sockets: dict[int, int] = {}
         for item in items:
             conn = self._connections.get(str(item.get("conn")))
             if conn is None or conn.protocol.state is not State.OPEN:
                 continue
             frame = item.get("frame")
             if isinstance(frame, dict):
-                text = encoded.get(id(frame))
-                if text is None:
-                    text = encoded[id(frame)] = _dumps(frame)
-                await self._send(conn, frame, text)
-                sent += 1
+                key = id(frame)
+                known = framed.get(key)
+                if known is None:
+                    known = framed[key] = (frame, text_frame(_dumps(frame)))
+                    sockets[key] = 0
+                if self._write(conn, known[1]):
+                    sockets[key] += 1
             if "close" in item:
                 closing.append((conn, int(item["close"])))
+        for key, (frame, _) in framed.items():
+            if sockets[key]:
+                self.metrics.frame_out(frame, sockets[key])
         for conn, code in closing:
             await self._close(conn, code, "closed by server")
+        sent = sum(sockets.values())
         self.frames_delivered += sent
         return sent
 
@@ -445,8 +502,13 @@ class Gateway:
         given = request.headers.get("X-Imfaas-Internal-Token", "").encode("utf-8", "replace")
         if token and not secrets.compare_digest(given, token.encode("utf-8")):
             return _http_error(Unauthorized("internal token required"))
+        body = await _read_body(request, MAX_DELIVERY_BODY_BYTES)
+        if body is None:
+            return web.json_response(
+                {"error": {"code": "too_large", "message": "delivery batch too large"}}, status=413
+            )
         try:
-            event = decode_http(dict(request.headers), await request.read())
+            event = decode_http(dict(request.headers), body)
         except BadEvent as exc:
             return web.json_response(
                 {"error": {"code": "bad_request", "message": str(exc)}}, status=400
@@ -520,8 +582,8 @@ class Gateway:
         extensions: dict[str, str],
         body_required: bool = True,
     ) -> web.Response:
-        raw = await request.content.read(self.config.max_http_body_bytes + 1)
-        if len(raw) > self.config.max_http_body_bytes:
+        raw = await _read_body(request, self.config.max_http_body_bytes)
+        if raw is None:
             return web.json_response(
                 {"error": {"code": "too_large", "message": "body too large"}}, status=413
             )
@@ -554,6 +616,18 @@ class Gateway:
         except Exception as exc:
             return _http_error(client_error(exc))
         return _http_reply(reply)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, however many packets it came in; None once it passes ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _ws_url_for(request: web.Request) -> str:

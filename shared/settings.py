@@ -232,6 +232,8 @@ class Settings:
     idle_timeout_s: float = 60.0
     socket_rate_per_s: float = 50.0
     socket_rate_burst: int = 200
+    # Unsent bytes a socket may hold at the gateway before it is closed 1013 as too slow.
+    max_send_buffer_bytes: int = 1024 * 1024
     # Per user and frame type on each node, on top of the per-socket bucket (see
     # DEFAULT_FRAME_RATES); IMFAAS_FRAME_RATES="msg.send=20/100,typing=2/5" replaces the table.
     frame_rates: dict[str, tuple[float, int]] = field(
@@ -320,6 +322,8 @@ class Settings:
         """Reject impossible values at start-up."""
         if self.max_frame_bytes < 1024:
             raise SettingsError("max_frame_bytes must be at least 1024")
+        if self.max_send_buffer_bytes < self.max_frame_bytes:
+            raise SettingsError("max_send_buffer_bytes must hold at least one frame")
         if self.bus_partitions < 1:
             raise SettingsError("bus_partitions must be positive")
         if self.idle_timeout_s <= 0 or self.auth_timeout_s <= 0:

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from imfaas.events import catalog
 from imfaas.events.codec import encode_http, new_event, reply_to
 from imfaas.gateway.config import GatewayConfig
-from imfaas.gateway.server import Gateway
+from imfaas.gateway.server import MAX_QUEUED_REQUESTS, ClientConnection, Gateway
 from imfaas.shared.access_tokens import TokenIssuer, TokenVerifier, ensure_key_pair
 from imfaas.shared.adapters.cache_memory import MemoryCache
 from imfaas.shared.adapters.node_registry_memory import MemoryNodeRegistry
@@ -390,7 +390,7 @@ async def test_healthz_task_count_rises_with_a_socket_and_falls_back_when_it_clo
     ws = await rig.socket()
     await ws.send_json({"type": "msg.send", "id": "m1"})
     assert (await ws.receive_json(timeout=5))["id"] == "m1"
-    # The socket's handler and its request worker are both live now.
+    # aiohttp's two tasks for the socket are live (its request worker ends with the reply).
     assert await tasks() >= before + 2
     await ws.close()
     for _ in range(200):
@@ -620,3 +620,113 @@ async def test_a_functions_retry_after_reaches_the_client_and_nothing_else(rig: 
     assert await response.json() == body
     assert response.headers["Retry-After"] == "7"
     assert "Set-Cookie" not in response.headers
+
+
+async def test_a_body_arriving_in_several_packets_is_read_whole(rig: Rig) -> None:
+    rig.invoker.behaviour["login"] = http_answer(401, {"error": {"code": "unauthorized"}})
+    body = b'{"username": "alice", "password": "' + b"p" * 20_000 + b'"}'
+
+    async def in_packets() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+            await asyncio.sleep(0.01)
+
+    response = await rig.client.post(
+        "/v1/login", data=in_packets(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 401
+    _, event = rig.invoker.calls[-1]
+    assert event.get_data()["password"] == "p" * 20_000
+
+
+async def test_a_delivery_batch_over_the_client_body_limit_is_served(rig: Rig) -> None:
+    # A big group on one node names thousands of sockets: more than a client body may hold.
+    ws = await rig.socket("u1")
+    conn = (await rig.routes.lookup(["u1"]))["u1"][0].conn_id
+    items = [{"conn": f"gone-{n:06d}", "frame": {"type": "msg.new"}} for n in range(3000)]
+    headers, body = delivery_request([*items, {"conn": conn, "frame": {"type": "msg.new", "n": 1}}])
+    assert len(body) > 64 * 1024
+    response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+    assert response.status == 202 and (await response.json())["sent"] == 1
+    assert await ws.receive_json(timeout=5) == {"type": "msg.new", "n": 1}
+
+
+async def test_a_delivery_batch_past_its_own_limit_is_413(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imfaas.gateway import server
+
+    monkeypatch.setattr(server, "MAX_DELIVERY_BODY_BYTES", 1000)
+    headers, body = delivery_request([{"conn": "c", "frame": {"t": "x" * 2000}}])
+    response = await rig.client.post("/internal/v1/deliver", data=body, headers=headers)
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "too_large"
+
+
+# -- a socket's request queue and worker: in order, capped, gone while the socket is idle
+
+
+def only_connection(rig: Rig) -> ClientConnection:
+    (conn,) = rig.gateway._connections.values()
+    return conn
+
+
+async def until_idle(conn: ClientConnection) -> None:
+    for _ in range(500):
+        if conn.worker is None and conn.requests is None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the request worker did not finish")
+
+
+async def test_an_idle_socket_holds_no_queue_and_no_worker(tmp_path: Path) -> None:
+    rig = await caps_rig(tmp_path)
+    try:
+
+        async def echo(function: str, event: CloudEvent) -> CloudEvent:
+            return reply_to(event, catalog.REPLY, "/test", {"type": "ok", "id": event.data["id"]})
+
+        rig.invoker.invoke = echo  # type: ignore[method-assign]
+        ws = await rig.socket()
+        conn = only_connection(rig)
+        assert conn.requests is None and conn.worker is None
+        for n in range(3):
+            await ws.send_json({"type": "sync", "id": f"r{n}"})
+            assert await ws.receive_json(timeout=5) == {"type": "ok", "id": f"r{n}"}
+            await until_idle(conn)
+        await ws.close()
+    finally:
+        await rig.client.close()
+
+
+async def test_requests_are_answered_in_order_and_those_past_the_cap_refused(
+    tmp_path: Path,
+) -> None:
+    # Per-socket and per-type rates out of the way: only the in-flight cap refuses here.
+    rig = await caps_rig(tmp_path, socket_rate_burst=10_000, frame_rates={})
+    try:
+        gate = asyncio.Event()
+        started = asyncio.Event()
+
+        async def held(function: str, event: CloudEvent) -> CloudEvent:
+            started.set()
+            await gate.wait()
+            return reply_to(event, catalog.REPLY, "/test", {"type": "ok", "id": event.data["id"]})
+
+        rig.invoker.invoke = held  # type: ignore[method-assign]
+        ws = await rig.socket()
+        await ws.send_json({"type": "sync", "id": "first"})
+        await asyncio.wait_for(started.wait(), 5)
+        # The first is with the function; MAX_QUEUED_REQUESTS more wait; the next is refused.
+        queued = [f"q{n}" for n in range(MAX_QUEUED_REQUESTS)]
+        for request_id in [*queued, "over"]:
+            await ws.send_json({"type": "sync", "id": request_id})
+        refusal = await ws.receive_json(timeout=5)
+        assert (refusal["code"], refusal["id"]) == ("rate_limited", "over")
+        gate.set()
+        answered = [(await ws.receive_json(timeout=5))["id"] for _ in range(len(queued) + 1)]
+        assert answered == ["first", *queued]
+        await until_idle(only_connection(rig))
+        await ws.close()
+    finally:
+        await rig.client.close()
