@@ -332,6 +332,10 @@ async def p3_idle(target: BenchTarget, args: argparse.Namespace) -> dict:
     gateway = target.gateway_pid()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         accounts = await make_accounts(http, target.url, max(1, args.sockets // 100))
+        # One socket first, closed again: what the first one sets up once for the whole
+        # process (dev: the presence function's compiled schemas, ~5 MB) is no socket's cost.
+        warm = await open_socket(http, accounts[0])
+        await warm.close()
         await asyncio.sleep(1)
         rss0 = rss_bytes(gateway)
         gate = asyncio.Semaphore(64)

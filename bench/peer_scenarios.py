@@ -217,6 +217,10 @@ async def p3(args: argparse.Namespace) -> dict:
     # As imfaas's P3 (one account per 100 sockets), so both servers hold as many users and
     # channels per connection.
     users = max(1, args.sockets // 100)
+    # One connection first, closed again, as imfaas's P3 does: one-time set-up is no
+    # connection's cost.
+    warm = await PeerConnection.open(args.url, "p3u0")
+    await warm.close()
     await asyncio.sleep(1)
     rss0 = rss_bytes(pid)
     gate = asyncio.Semaphore(64)
