@@ -495,6 +495,24 @@ FIRST_EVENTS = {
         {"user": "a", "device": "d", "session": "s", "close_code": 4401, "reason": "bench"},
         {},
     ),
+    # Requests answered with not_found or an empty list still run the whole handler path.
+    "relation": ("io.imfaas.client.friend.list.v1", {"type": "friend.list", "id": "x"}, "frame"),
+    "group": (
+        "io.imfaas.client.group.info.v1",
+        {"type": "group.info", "id": "x", "group_id": "g1"},
+        "frame",
+    ),
+    "media": (
+        "io.imfaas.client.media.download_url.v1",
+        {"type": "media.download_url", "id": "x", "key": "k"},
+        "frame",
+    ),
+    "presence": (
+        "io.imfaas.client.presence.subscribe.v1",
+        {"type": "presence.subscribe", "id": "x", "users": ["b"]},
+        "frame",
+    ),
+    "push": ("io.imfaas.client.push.settings.v1", {"type": "push.settings", "id": "x"}, "frame"),
 }
 
 

@@ -1,4 +1,9 @@
-"""The JSON Schemas under ``events/schemas/``, loaded once and resolved across files."""
+"""The JSON Schemas under ``events/schemas/``, loaded once and resolved across files.
+
+The hot path (``conforms``) needs only the compiled validators of ``jsonschema_rs``; the
+Python ``jsonschema`` stack, which words the errors, is imported the first time an error is
+described, so a function's cold start does not pay for it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
     from referencing._core import Resolver  # the type Registry.resolver() returns
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -19,10 +24,18 @@ BASE = "https://imfaas.dev/schemas/"
 
 
 @cache
-def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+def _documents() -> dict[str, dict[str, Any]]:
     documents: dict[str, dict[str, Any]] = {}
     for path in sorted(SCHEMA_DIR.glob("*/*.json")):
         documents[path.relative_to(SCHEMA_DIR).as_posix()] = json.loads(path.read_text())
+    return documents
+
+
+@cache
+def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
+    from referencing import Registry, Resource
+
+    documents = _documents()
     registry: Registry = Registry().with_resources(
         (doc["$id"], Resource.from_contents(doc)) for doc in documents.values()
     )
@@ -31,6 +44,8 @@ def _registry() -> tuple[Registry, dict[str, dict[str, Any]]]:
 
 @cache
 def _validator(name: str) -> Draft202012Validator | None:
+    from jsonschema import Draft202012Validator
+
     registry, documents = _registry()
     schema = documents.get(name)
     if schema is None:
@@ -39,10 +54,13 @@ def _validator(name: str) -> Draft202012Validator | None:
 
 
 @cache
+def _fast_registry() -> Any:
+    return jsonschema_rs.Registry([(doc["$id"], doc) for doc in _documents().values()])
+
+
+@cache
 def _fast_validator(name: str) -> Any:
-    _, documents = _registry()
-    registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
-    return jsonschema_rs.validator_for(documents[name], registry=registry)
+    return jsonschema_rs.validator_for(_documents()[name], registry=_fast_registry())
 
 
 def conforms(schema_name: str, data: Any) -> bool:
@@ -60,7 +78,7 @@ def schema_resolver(name: str) -> tuple[dict[str, Any], Resolver]:
 
 def schema_names() -> list[str]:
     """Every schema file, as ``<folder>/<name>.json``."""
-    return sorted(_registry()[1])
+    return sorted(_documents())
 
 
 def frame_problems(frame: Any) -> list[str]:
