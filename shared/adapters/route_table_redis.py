@@ -13,6 +13,16 @@ from imfaas.shared.ports.route_table import Route
 # Field TTLs (HEXPIRE) need Redis 7.4; the expiry lives in the value instead, the key itself
 # expires with its newest socket, and lookups skip (and prune) fields that are past due.
 
+# Every user's hash in one command: a group message looks up 1,000 members, and a pipeline of
+# 1,000 HGETALLs costs the caller ~12 µs of Python per key to build and read, this ~1.5 µs.
+# Keys of one call must share a slot under Redis Cluster; imfaas uses one Redis (hot state).
+_HGETALL_EACH = (
+    "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('HGETALL', key) end"
+    " return found"
+)
+# Users per script call: bounds how long one lookup holds the (single-threaded) server.
+LOOKUP_CHUNK = 2000
+
 
 def _field(route: Route) -> str:
     return f"{route.device_id}|{route.node_id}|{route.conn_id}"
@@ -24,6 +34,8 @@ class RedisRouteTable:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix
+        # EVALSHA, loading the script again if the server lost it (restart, SCRIPT FLUSH).
+        self._hgetall_each = client.register_script(_HGETALL_EACH)
 
     def _key(self, user_id: str) -> str:
         return f"{self._prefix}routes:{user_id}"
@@ -67,16 +79,16 @@ class RedisRouteTable:
         """Live routes per user (one pipeline for all users)."""
         if not user_ids:
             return {}
-        pipe = self._redis.pipeline(transaction=False)
-        for user_id in user_ids:
-            pipe.hgetall(self._key(user_id))
+        results: list[list[str]] = []
         with redis_errors():
-            results = await pipe.execute()
+            for start in range(0, len(user_ids), LOOKUP_CHUNK):
+                chunk = user_ids[start : start + LOOKUP_CHUNK]
+                results.extend(await self._hgetall_each(keys=[self._key(u) for u in chunk]))
         now = time.time()
         found: dict[str, list[Route]] = {}
         stale: list[tuple[str, str]] = []
-        for user_id, fields in zip(user_ids, results, strict=True):
-            for name, raw in fields.items():
+        for user_id, flat in zip(user_ids, results, strict=True):
+            for name, raw in zip(flat[::2], flat[1::2], strict=True):
                 value = json.loads(raw)
                 if value["expires"] <= now:
                     stale.append((user_id, name))

@@ -64,6 +64,23 @@ async def test_lookup_of_several_users(routes):
     assert found["bob"] == [route("bob", "d9", conn="c3")]
 
 
+async def test_lookup_of_a_large_group_finds_every_member_with_routes(routes, monkeypatch):
+    # Redis reads in chunks of LOOKUP_CHUNK users: make chunks small so several are needed.
+    from imfaas.shared.adapters import route_table_redis
+
+    monkeypatch.setattr(route_table_redis, "LOOKUP_CHUNK", 7)
+    members = [f"m{i:03d}" for i in range(50)]
+    online = members[::3]
+    await routes.refresh([route(user=u, conn=f"c-{u}") for u in online], TTL)
+    await routes.refresh([route(user="m001", device="d2", conn="c-extra")], TTL)
+
+    found = await routes.lookup(members)
+
+    assert sorted(found) == sorted([*online, "m001"])
+    assert found["m003"] == [route(user="m003", conn="c-m003")]
+    assert found["m001"] == [route(user="m001", device="d2", conn="c-extra")]
+
+
 async def test_remove_forgets_one_socket_only(routes):
     await routes.add(route(conn="c1"), TTL)
     await routes.add(route(conn="c2"), TTL)
