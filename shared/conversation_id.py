@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from imfaas.shared.errors import BadRequest
 
@@ -58,6 +59,13 @@ def parse_conversation(value: object) -> ConversationId:
     """Parse and validate a conversation id; raise ``BadRequest`` if malformed."""
     if not isinstance(value, str) or len(value) > 2 * MAX_ID_LEN + 4:
         raise BadRequest("conversation must be a string")
+    return _parse_text(value)
+
+
+# A message's conversation id is parsed four times on its way (send, store, fanout, the
+# membership check) at ~8 µs each; ids repeat, and a malformed one raises, so is not kept.
+@lru_cache(maxsize=8192)
+def _parse_text(value: str) -> ConversationId:
     kind, _, rest = value.partition(":")
     if kind == "d":
         parts = rest.split(":")
