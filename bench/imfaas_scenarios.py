@@ -42,6 +42,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
         return f"{value:,.2f}"
     if isinstance(value, int):
@@ -71,8 +73,12 @@ def report(name: str, target: str, rows: dict) -> None:
     for key, value in scalars.items():
         print(f"  {key:<{width}}  {_shown(value)}")
     for key, value in rows.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and all(isinstance(row, dict) for row in value.values()):
             print_table(key, value)
+        elif isinstance(value, dict):  # a flat mapping (the soak's checks): one line each
+            print(f"\n  {key}")
+            for name, item in value.items():
+                print(f"    {name}: {_shown(item)}")
     (RESULTS / f"{name}-{target}.json").write_text(json.dumps(rows, indent=2))
 
 
