@@ -35,7 +35,7 @@ class BenchTarget:
         self.kind = kind
         self.port = free_port_range()
         self.data_dir = data_dir
-        ns = "b" + uuid.uuid4().hex[:10]
+        ns = self.namespace = "b" + uuid.uuid4().hex[:10]
         self.env = {
             **os.environ,
             "IMFAAS_ARGON2_TIME_COST": "1",
@@ -137,6 +137,15 @@ class BenchTarget:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        if self.kind == "cluster":
+            # Every run makes its own keyspace and topics; left behind they pile up in the
+            # brokers' heaps and slow every later run.
+            from imfaas.shared.testing import drop_real_namespace
+
+            for problem in drop_real_namespace(
+                keyspace=self.namespace, topic_prefix=f"{self.namespace}."
+            ):
+                print(f"bench: not cleaned up: {problem}", file=sys.stderr)
 
 
 def process_cpu_seconds(pid: int) -> float | None:
