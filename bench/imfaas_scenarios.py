@@ -77,8 +77,8 @@ def report(name: str, target: str, rows: dict) -> None:
             print_table(key, value)
         elif isinstance(value, dict):  # a flat mapping (the soak's checks): one line each
             print(f"\n  {key}")
-            for name, item in value.items():
-                print(f"    {name}: {_shown(item)}")
+            for label, item in value.items():
+                print(f"    {label}: {_shown(item)}")
     (RESULTS / f"{name}-{target}.json").write_text(json.dumps(rows, indent=2))
 
 
