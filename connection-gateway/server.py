@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ from imfaas.gateway.session_protocol import (
 from imfaas.gateway.stale_routes import StaleRouteSweeper
 from imfaas.shared.access_tokens import AccessClaims, TokenVerifier, revocation_key
 from imfaas.shared.delivery_batch import unpack_items
-from imfaas.shared.errors import BackendUnavailable, ImfaasError, Unauthorized
+from imfaas.shared.errors import BackendUnavailable, ImfaasError, TooLarge, Unauthorized
 from imfaas.shared.function_runtime import client_error
 from imfaas.shared.ports.cache import Cache
 from imfaas.shared.ports.node_registry import GatewayNode, NodeRegistry
@@ -471,7 +471,7 @@ class Gateway:
         closing: list[tuple[ClientConnection, int]] = []
         # A frame shared by many items (a group message) is framed and counted once for all.
         framed: dict[int, tuple[dict[str, Any], bytes]] = {}
-        sockets: dict[int, int] = {}
+        sockets: Counter[int] = Counter()
         for item in items:
             conn = self._connections.get(str(item.get("conn")))
             if conn is None or conn.protocol.state is not State.OPEN:
@@ -482,14 +482,12 @@ class Gateway:
                 known = framed.get(key)
                 if known is None:
                     known = framed[key] = (frame, text_frame(_dumps(frame)))
-                    sockets[key] = 0
                 if self._write(conn, known[1]):
                     sockets[key] += 1
             if "close" in item:
                 closing.append((conn, int(item["close"])))
-        for key, (frame, _) in framed.items():
-            if sockets[key]:
-                self.metrics.frame_out(frame, sockets[key])
+        for key, count in sockets.items():
+            self.metrics.frame_out(framed[key][0], count)
         for conn, code in closing:
             await self._close(conn, code, "closed by server")
         sent = sum(sockets.values())
@@ -504,9 +502,7 @@ class Gateway:
             return _http_error(Unauthorized("internal token required"))
         body = await _read_body(request, MAX_DELIVERY_BODY_BYTES)
         if body is None:
-            return web.json_response(
-                {"error": {"code": "too_large", "message": "delivery batch too large"}}, status=413
-            )
+            return _http_error(TooLarge("delivery batch too large"))
         try:
             event = decode_http(dict(request.headers), body)
         except BadEvent as exc:
@@ -584,9 +580,7 @@ class Gateway:
     ) -> web.Response:
         raw = await _read_body(request, self.config.max_http_body_bytes)
         if raw is None:
-            return web.json_response(
-                {"error": {"code": "too_large", "message": "body too large"}}, status=413
-            )
+            return _http_error(TooLarge("body too large"))
         body: Any = {}
         if raw.strip() or body_required:
             try:
