@@ -38,20 +38,20 @@ class Metric:
 
 @dataclass(frozen=True)
 class Scenario:
-    """The arguments of both sides and the result files they write."""
+    """The sizes both sides run with and the result file imfaas writes."""
 
-    ours: list[str]
-    peer: list[str]
+    sizes: list[str]
+    quick_sizes: list[str]
     ours_result: str  # formatted with the target
     metrics: tuple[Metric, ...]
-    quick_ours: list[str]
-    quick_peer: list[str]
+    # imfaas's arguments beyond the shared ones (P5: reconnects, the peer's P5 work).
+    ours_only: tuple[str, ...] = ()
 
 
 SCENARIOS = {
     "P1": Scenario(
-        ours=["P1", "--pairs", "50", "--rate", "1000", "--seconds", "8"],
-        peer=["P1", "--pairs", "50", "--rate", "1000", "--seconds", "8"],
+        sizes=["--pairs", "50", "--rate", "1000", "--seconds", "8"],
+        quick_sizes=["--pairs", "5", "--rate", "50", "--seconds", "3"],
         ours_result="P1-{target}",
         metrics=(
             Metric("server CPU ms per msg", "cost"),
@@ -59,12 +59,10 @@ SCENARIOS = {
             Metric("deliver p99 ms", "latency"),
             Metric("missing", "latency"),
         ),
-        quick_ours=["P1", "--pairs", "5", "--rate", "50", "--seconds", "3"],
-        quick_peer=["P1", "--pairs", "5", "--rate", "50", "--seconds", "3"],
     ),
     "P2": Scenario(
-        ours=["P2", "--members", "1000", "--messages", "200", "--rate", "20"],
-        peer=["P2", "--members", "1000", "--messages", "200", "--rate", "20"],
+        sizes=["--members", "1000", "--messages", "200", "--rate", "20"],
+        quick_sizes=["--members", "50", "--messages", "20", "--rate", "5"],
         ours_result="P2-{target}",
         metrics=(
             Metric("server CPU µs per delivery", "cost"),
@@ -72,31 +70,26 @@ SCENARIOS = {
             Metric("last member p99 ms", "latency"),
             Metric("missing", "latency"),
         ),
-        quick_ours=["P2", "--members", "50", "--messages", "20", "--rate", "5"],
-        quick_peer=["P2", "--members", "50", "--messages", "20", "--rate", "5"],
     ),
     "P3": Scenario(
-        ours=["P3", "--sockets", "2000", "--seconds", "10"],
-        peer=["P3", "--sockets", "2000", "--seconds", "10"],
+        sizes=["--sockets", "2000", "--seconds", "10"],
+        quick_sizes=["--sockets", "200", "--seconds", "3"],
         ours_result="P3-{target}",
         metrics=(
             Metric("RSS per connection KB", "cost"),
             Metric("gateway CPU % with heartbeats", "cost"),
         ),
-        quick_ours=["P3", "--sockets", "200", "--seconds", "3"],
-        quick_peer=["P3", "--sockets", "200", "--seconds", "3"],
     ),
     "P5": Scenario(
-        ours=["P5", "--mode", "connect", "--workers", "32", "--seconds", "6"],
-        peer=["P5", "--workers", "32", "--seconds", "6"],
+        sizes=["--workers", "32", "--seconds", "6"],
+        quick_sizes=["--workers", "4", "--seconds", "3"],
         ours_result="P5-connect-{target}",
         metrics=(
             Metric("connects/s", "rate"),
             Metric("auth→auth.ok p50 ms|connect p50 ms", "latency"),
             Metric("auth→auth.ok p99 ms|connect p99 ms", "latency"),
         ),
-        quick_ours=["P5", "--mode", "connect", "--workers", "4", "--seconds", "3"],
-        quick_peer=["P5", "--workers", "4", "--seconds", "3"],
+        ours_only=("--mode", "connect"),
     ),
 }
 
@@ -155,16 +148,13 @@ def main() -> int:
             for name in args.scenarios:
                 scenario = SCENARIOS[name]
                 print(f"\n=== round {round_no}/{args.rounds}: {name} on imfaas {args.target}")
+                sizes = scenario.quick_sizes if args.quick else scenario.sizes
                 run(
                     "imfaas_scenarios.py",
-                    [
-                        *(scenario.quick_ours if args.quick else scenario.ours),
-                        "--target",
-                        args.target,
-                    ],
+                    [name, *sizes, *scenario.ours_only, "--target", args.target],
                 )
                 print(f"\n=== round {round_no}/{args.rounds}: {name} on Centrifugo")
-                run("peer_scenarios.py", scenario.quick_peer if args.quick else scenario.peer)
+                run("peer_scenarios.py", [name, *sizes])
                 ours = json.loads(
                     (
                         RESULTS / f"{scenario.ours_result.format(target=args.target)}.json"

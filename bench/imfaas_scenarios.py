@@ -363,13 +363,21 @@ async def p3_idle(target: BenchTarget, args: argparse.Namespace) -> dict:
         cpu1, wall = cpu_seconds([gateway]), time.perf_counter() - t0
         for ws in sockets:
             await ws.close()
+    return idle_rows(args.sockets, rss0, rss1, beats, cpu1 - cpu0, wall)
+
+
+def idle_rows(
+    sockets: int, rss0: int, rss1: int, beats: int, cpu_s: float, wall: float
+) -> dict[str, float]:
+    """P3's figures, the same for imfaas and the peer ("gateway": the process holding the
+    sockets): RSS per connection and the CPU the heartbeats cost."""
     return {
-        "sockets": args.sockets,
+        "sockets": sockets,
         "gateway RSS before MB": round(rss0 / 2**20, 1),
         "gateway RSS after MB": round(rss1 / 2**20, 1),
-        "RSS per connection KB": round((rss1 - rss0) / args.sockets / 1024, 2),
+        "RSS per connection KB": round((rss1 - rss0) / sockets / 1024, 2),
         "heartbeats/s": round(beats / wall, 1),
-        "gateway CPU % with heartbeats": round(100 * (cpu1 - cpu0) / wall, 2),
+        "gateway CPU % with heartbeats": round(100 * cpu_s / wall, 2),
     }
 
 

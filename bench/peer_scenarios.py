@@ -37,7 +37,7 @@ from pathlib import Path
 from bench_target import cpu_seconds as cpu
 from bench_target import rss_bytes
 from fanout_members import FanoutTally
-from imfaas_scenarios import report
+from imfaas_scenarios import idle_rows, report
 from latency_histogram import LatencyHistogram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "peer"))
@@ -241,14 +241,9 @@ async def p3(args: argparse.Namespace) -> dict:
     lost = sum(c.closed for c in conns)  # a missed pong would have closed one (no_pong)
     for conn in conns:
         await conn.close()
-    # The same rows as imfaas's P3 ("gateway": the process holding the sockets), then ours.
+    # The same rows as imfaas's P3, then ours.
     return {
-        "sockets": args.sockets,
-        "gateway RSS before MB": round(rss0 / 2**20, 1),
-        "gateway RSS after MB": round(rss1 / 2**20, 1),
-        "RSS per connection KB": round((rss1 - rss0) / args.sockets / 1024, 2),
-        "heartbeats/s": round(beats / wall, 1),
-        "gateway CPU % with heartbeats": round(100 * (cpu1 - cpu0) / wall, 2),
+        **idle_rows(args.sockets, rss0, rss1, beats, cpu1 - cpu0, wall),
         "users": users,
         "ping interval s": args.heartbeat,
         "sockets closed during the run": lost,
